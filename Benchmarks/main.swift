@@ -1,0 +1,22 @@
+// pare-bench: measures speed and memory and prints figures (never timed tests).
+// Every benchmark validates its fast path against a reference on the exact inputs it times.
+// `pare-bench NAME [--json]`: with --json, one JSON object on stdout.
+
+import Foundation
+
+let benchmarks: [String: ([String]) throws -> Void] = [
+  "gemm": GemmBenchmark.run,
+]
+
+var argv = Array(CommandLine.arguments.dropFirst())
+guard let name = argv.first, let bench = benchmarks[name] else {
+  FileHandle.standardError.write(Data("usage: pare-bench \(benchmarks.keys.sorted().joined(separator: "|")) [--json]\n".utf8))
+  exit(2)
+}
+argv.removeFirst()
+do {
+  try bench(argv)
+} catch {
+  FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+  exit(1)
+}

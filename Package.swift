@@ -1,0 +1,54 @@
+// swift-tools-version: 6.0
+import PackageDescription
+import Foundation
+
+// Pare has no package dependencies, ever: the toolchain's Foundation and Dispatch only.
+//
+// Target CPU. Release numerics depend on the vector width the compiler may use: with no
+// target CPU, `SIMD.addProduct` lowers to one libm `fmaf` call per lane (~1 GFLOP/s).
+// PARE_TARGET_CPU picks it deliberately:
+//   unset / "native"  the build machine's own CPU (AVX-512 on our machines) — the default;
+//   "x86-64-v3"       portable to any AVX2+FMA x86 CPU (Haswell, 2013, and newer);
+//   "generic"         no flag at all: the portable path, no FMA assumed (kernels then use
+//                     separate multiply and add instead of fused multiply-add).
+// The kernels learn whether FMA is available from the PARE_FMA compilation condition.
+let targetCPU = ProcessInfo.processInfo.environment["PARE_TARGET_CPU"] ?? "native"
+let fmaCPUs: Set<String> = ["native", "x86-64-v3", "x86-64-v4", "haswell", "skylake", "skylake-avx512",
+                            "znver2", "znver3", "znver4", "znver5", "icelake-server", "sapphirerapids"]
+var numericSettings: [SwiftSetting] = []
+if targetCPU != "generic" {
+  numericSettings.append(.unsafeFlags(["-target-cpu", targetCPU]))
+}
+if fmaCPUs.contains(targetCPU) {
+  numericSettings.append(.define("PARE_FMA"))
+}
+
+let package = Package(
+  name: "Pare",
+  products: [
+    .library(name: "LinearAlgebra", targets: ["LinearAlgebra"]),
+    .library(name: "Transformer", targets: ["Transformer"]),
+    .library(name: "Prune", targets: ["Prune"]),
+    .executable(name: "pare", targets: ["pare"]),
+    .executable(name: "pare-bench", targets: ["Benchmarks"]),
+  ],
+  targets: [
+    // MARK: - Libraries (LinearAlgebra <- Transformer <- Prune)
+    .target(name: "LinearAlgebra", swiftSettings: numericSettings),
+    .target(name: "Transformer", dependencies: ["LinearAlgebra"], swiftSettings: numericSettings),
+    .target(name: "Prune", dependencies: ["Transformer", "LinearAlgebra"], swiftSettings: numericSettings),
+    // MARK: - Executables
+    .executableTarget(name: "pare", dependencies: ["Prune"], swiftSettings: numericSettings),
+    .executableTarget(name: "Benchmarks", dependencies: ["Prune"], path: "Benchmarks",
+                      swiftSettings: numericSettings),
+    // MARK: - Tests
+    .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
+    .testTarget(name: "TransformerTests", dependencies: ["Transformer"],
+                resources: [.copy("Fixtures")]),
+    .testTarget(name: "PruneTests", dependencies: ["Prune"]),
+    // Runs the built `pare` binary as a user would: exit codes, error lines, outputs.
+    .testTarget(name: "EndToEndTests", dependencies: ["pare"]),
+    // Needs the real SmolLM2 model (scripts/fetch-smollm2.sh) and runs in release builds only.
+    .testTarget(name: "RealModelTests", dependencies: ["Prune"]),
+  ]
+)

@@ -1,0 +1,66 @@
+// The public entry points of LinearAlgebra. Signatures here are the contract the rest of
+// Pare codes against; the bodies forward to the kernels in `Kernels/`.
+//
+// Legend: M = rows of A (tokens), K = shared dimension, N = output columns.
+
+/// `C = A·Bᵀ (+ bias)`: the `x·Wᵀ` of every linear layer. A is M×K, B is N×K, C is M×N.
+public func matmulTransposed(_ a: Matrix, _ b: Matrix, bias: [Float]? = nil) -> Matrix {
+  var c = Matrix(rows: a.rows, columns: b.rows)
+  gemm(a, b, transposeB: true, bias: bias, into: &c, accumulate: false)
+  return c
+}
+
+/// `C = A·B (+ bias)`. A is M×K, B is K×N, C is M×N.
+public func matmul(_ a: Matrix, _ b: Matrix, bias: [Float]? = nil) -> Matrix {
+  var c = Matrix(rows: a.rows, columns: b.columns)
+  gemm(a, b, transposeB: false, bias: bias, into: &c, accumulate: false)
+  return c
+}
+
+/// `C = A·op(B) (+ bias)` or, with `accumulate`, `C += A·op(B) (+ bias)`;
+/// `op(B) = Bᵀ` when `transposeB`. `bias` (length N) is added to every row.
+public func gemm(_ a: Matrix, _ b: Matrix, transposeB: Bool, bias: [Float]? = nil,
+                 into c: inout Matrix, accumulate: Bool) {
+  let n = transposeB ? b.rows : b.columns
+  let kb = transposeB ? b.columns : b.rows
+  precondition(a.columns == kb, "gemm: A is \(a.rows)×\(a.columns), op(B) is \(kb)×\(n)")
+  precondition(c.rows == a.rows && c.columns == n, "gemm: C is \(c.rows)×\(c.columns), expected \(a.rows)×\(n)")
+  precondition(bias == nil || bias!.count == n, "gemm: bias has \(bias!.count) entries, expected \(n)")
+  gemmReference(a, b, transposeB: transposeB, bias: bias, into: &c, accumulate: accumulate)
+}
+
+/// `G += XᵀX` for a block of rows X (T×K); G is K×K. The hot loop of least-squares
+/// reconstruction: call it once per calibration block.
+public func accumulateGram(_ x: Matrix, into g: inout Matrix) {
+  precondition(g.rows == x.columns && g.columns == x.columns, "accumulateGram: X is \(x.shape), G is \(g.shape)")
+  gemm(x.transposed(), x.transposed(), transposeB: true, into: &g, accumulate: true)
+}
+
+/// `C += XᵀY` for row blocks X (T×K) and Y (T×N); C is K×N.
+public func accumulateCross(_ x: Matrix, _ y: Matrix, into c: inout Matrix) {
+  precondition(x.rows == y.rows, "accumulateCross: X has \(x.rows) rows, Y has \(y.rows)")
+  precondition(c.rows == x.columns && c.columns == y.columns, "accumulateCross: C is \(c.shape)")
+  gemm(x.transposed(), y, transposeB: false, into: &c, accumulate: true)
+}
+
+/// Writes the transpose of `a` into `t` (which must be `a.columns × a.rows`).
+public func transpose(_ a: Matrix, into t: inout Matrix) {
+  precondition(t.rows == a.columns && t.columns == a.rows, "transpose: shapes \(a.shape) → \(t.shape)")
+  for r in 0..<a.rows { for c in 0..<a.columns { t[c, r] = a[r, c] } }
+}
+
+/// Naive triple loop with `Double` accumulation: the ground truth for tests and benchmarks.
+/// Never call it on a hot path.
+@inline(never)
+public func gemmReference(_ a: Matrix, _ b: Matrix, transposeB: Bool, bias: [Float]?,
+                          into c: inout Matrix, accumulate: Bool) {
+  let m = a.rows, k = a.columns, n = c.columns
+  for i in 0..<m {
+    for j in 0..<n {
+      var s = 0.0
+      for p in 0..<k { s += Double(a[i, p]) * Double(transposeB ? b[j, p] : b[p, j]) }
+      if let bias { s += Double(bias[j]) }
+      c[i, j] = accumulate ? c[i, j] + Float(s) : Float(s)
+    }
+  }
+}

@@ -1,0 +1,3 @@
+// Depth-2 structured pruning lands here (issue 6).
+import Transformer
+import LinearAlgebra

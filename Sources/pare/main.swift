@@ -1,0 +1,49 @@
+// pare: the command-line tool. Parses arguments, calls the libraries, prints, and maps
+// errors to exit codes (0 success, 1 runtime error, 2 usage error). No algorithm lives here.
+
+import Foundation
+
+let usage = """
+  usage: pare <command> [options]
+
+  commands:
+    inspect   MODEL [--json]                         describe a model file or folder
+    tokenize  MODEL (--text S | --file PATH) [--json] token ids (no BOS)
+    eval      MODEL --dataset PATH --format wikitext|ptb|text [--seq-len 128] [--max-chunks N] [--json]
+    generate  MODEL --prompt S [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S]
+    prune     MODEL --out DIR --sparsity S [options]  structured pruning (see `pare prune --help`)
+
+  MODEL is a GGUF file, a Hugging Face folder, or a folder Pare wrote.
+  """
+
+/// The subcommands, each in its own file as `static func run(_ args: inout Arguments) throws`.
+let commands: [String: (inout Arguments) throws -> Void] = [
+  "inspect": InspectCommand.run,
+  "tokenize": TokenizeCommand.run,
+  "eval": EvalCommand.run,
+  "generate": GenerateCommand.run,
+  "prune": PruneCommand.run,
+]
+
+var argv = Array(CommandLine.arguments.dropFirst())
+if argv.isEmpty || argv == ["--help"] || argv == ["-h"] || argv == ["help"] {
+  print(usage)
+  exit(argv.isEmpty ? 2 : 0)
+}
+let name = argv.removeFirst()
+guard let command = commands[name] else {
+  printError("error: unknown command '\(name)'\n\(usage)")
+  exit(2)
+}
+var arguments = Arguments(argv)
+do {
+  try command(&arguments)
+  exit(0)
+} catch let error as UsageError {
+  printError("error: \(error.description)")
+  printError("run 'pare \(name) --help' for usage")
+  exit(2)
+} catch {
+  printError("error: \(error)")
+  exit(1)
+}

@@ -1,0 +1,1 @@
+// Prune's tests land with issue 6.
