@@ -1,0 +1,98 @@
+// Allocation: how many units each pruned module loses for a requested sparsity.
+//
+// Sparsity s is the fraction of the attention + MLP linear parameters of the pruned layers
+// that is removed, counted exactly under GQA (K/V rows go only with their group's last
+// query head).
+
+import Transformer
+
+/// How the budget is split between modules.
+public enum AllocationStrategy: String, CaseIterable, Sendable, Codable {
+  /// Every pruned module loses the fraction s of its units, rounded to whole units.
+  case uniform
+  /// Scores standardised per module, ranked across all modules; the lowest go until the
+  /// parameter budget is met, keeping at least one unit per module (FLAP's adaptive structure).
+  case global
+}
+
+/// Units to remove from one layer's two modules.
+public struct LayerCut: Sendable, Equatable, Codable {
+  public var heads: Int
+  public var channels: Int
+  public init(heads: Int, channels: Int) {
+    self.heads = heads
+    self.channels = channels
+  }
+}
+
+public enum Allocation {
+  /// Uniform: round(s·units) per module, at least one unit kept. With `roundTo` N > 1 the
+  /// kept MLP width is rounded to the nearest multiple of N (at least N, at most the width).
+  public static func uniform(sparsity s: Double, shapes: [Int: LayerShape], roundTo: Int = 1) -> [Int: LayerCut] {
+    shapes.mapValues { shape in
+      let heads = min(Int((s * Double(shape.queryHeadCount)).rounded()), shape.queryHeadCount - 1)
+      let channels = min(Int((s * Double(shape.intermediateSize)).rounded()), shape.intermediateSize - 1)
+      return LayerCut(heads: max(heads, 0),
+                      channels: roundedCut(channels, width: shape.intermediateSize, roundTo: roundTo))
+    }
+  }
+
+  /// Global: each module's scores are standardised (z = (s − mean)/std); units are removed in
+  /// ascending z across all modules until the removed parameters reach `sparsity` of the
+  /// pruned layers' removable parameters. Costs are exact under GQA.
+  ///
+  /// - Parameters:
+  ///   - headScores/channelScores: per layer, one score per current unit (higher = keep).
+  public static func global(sparsity s: Double, layers: [Int: LayerWeights], shapes: [Int: LayerShape],
+                            headDimension d: Int, headScores: [Int: [Double]], channelScores: [Int: [Double]],
+                            roundTo: Int = 1) -> [Int: LayerCut] {
+    struct Candidate { var z: Double; var layer: Int; var unit: Int; var isHead: Bool }
+    var candidates: [Candidate] = []
+    for (layer, scores) in headScores { candidates += standardised(scores).enumerated().map { Candidate(z: $1, layer: layer, unit: $0, isHead: true) } }
+    for (layer, scores) in channelScores { candidates += standardised(scores).enumerated().map { Candidate(z: $1, layer: layer, unit: $0, isHead: false) } }
+    candidates.sort { ($0.z, $0.layer, $0.isHead ? 0 : 1, $0.unit) < ($1.z, $1.layer, $1.isHead ? 0 : 1, $1.unit) }
+
+    let budget = s * Double(layers.values.reduce(0) { $0 + ParameterCount.layer($1).total })
+    var removedHeads: [Int: Set<Int>] = [:], removedChannels: [Int: Int] = [:]
+    var removed = 0.0
+    for c in candidates where removed < budget {
+      guard let layer = layers[c.layer], let shape = shapes[c.layer] else { continue }
+      if c.isHead {
+        var set = removedHeads[c.layer, default: []]
+        guard set.count + 1 < shape.queryHeadCount else { continue }
+        let before = ParameterCount.removed(layer, shape: shape, headDimension: d, removedHeads: set, removedChannels: 0)
+        set.insert(c.unit)
+        let after = ParameterCount.removed(layer, shape: shape, headDimension: d, removedHeads: set, removedChannels: 0)
+        removedHeads[c.layer] = set
+        removed += Double(after - before)
+      } else {
+        let n = removedChannels[c.layer, default: 0]
+        guard n + 1 < shape.intermediateSize else { continue }
+        removedChannels[c.layer] = n + 1
+        removed += Double(ParameterCount.channelCost(layer))
+      }
+    }
+    return shapes.mapValues { _ in LayerCut(heads: 0, channels: 0) }.merging(
+      shapes.keys.map { layer in
+        (layer, LayerCut(heads: removedHeads[layer]?.count ?? 0,
+                         channels: roundedCut(removedChannels[layer] ?? 0, width: shapes[layer]!.intermediateSize, roundTo: roundTo)))
+      }, uniquingKeysWith: { $1 })
+  }
+
+  /// Adjusts a channel cut so the kept width is a multiple of `roundTo` (nearest, ≥ roundTo).
+  static func roundedCut(_ cut: Int, width: Int, roundTo n: Int) -> Int {
+    guard n > 1, width > n else { return cut }
+    let kept = width - cut
+    let rounded = min(max(((kept + n / 2) / n) * n, n), width)
+    return width - rounded
+  }
+
+  /// (x − mean)/std; a constant list maps to zeros.
+  static func standardised(_ x: [Double]) -> [Double] {
+    guard !x.isEmpty else { return [] }
+    let mean = x.reduce(0, +) / Double(x.count)
+    let variance = x.reduce(0) { $0 + ($1 - mean) * ($1 - mean) } / Double(x.count)
+    let std = variance.squareRoot()
+    return std > 0 ? x.map { ($0 - mean) / std } : x.map { _ in 0 }
+  }
+}

@@ -1,3 +1,0 @@
-// Depth-2 structured pruning lands here (issue 6).
-import Transformer
-import LinearAlgebra

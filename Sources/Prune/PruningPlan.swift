@@ -1,0 +1,71 @@
+// The typed configuration of one pruning run. The CLI builds it; the library never parses
+// strings.
+
+/// Where calibration text comes from.
+public enum CalibrationSource: Sendable, Equatable {
+  /// Random windows of a text file, tokenized; `format` as in `pare eval`.
+  case file(path: String, format: String)
+  /// The model samples its own text (the paper's data-free "Self-Gen" mode).
+  case selfGenerated
+  /// No data at all: scores fall back to Σ_X = I; no recovery possible.
+  case none
+}
+
+/// What a module's least-squares fits aim at.
+public enum ReconstructionTarget: String, CaseIterable, Sendable, Codable {
+  /// The dense module's output on the dense stream.
+  case module
+  /// The dense output plus the error already on the residual stream, `Y2 + (h_dense − h_pruned)`.
+  case residual
+}
+
+/// Everything `pare prune` decides before touching the model.
+public struct PruningPlan: Sendable, Equatable {
+  /// Fraction of the attention + MLP linear parameters of the pruned layers to remove.
+  public var sparsity: Double
+  public var criterion: Criterion
+  /// Head-similarity threshold τ (paper Eq. 1); `nil` = not used.
+  public var headSimilarityTau: Double?
+  public var allocation: AllocationStrategy
+  /// Layers to prune (half-open); `nil` = all.
+  public var layers: Range<Int>?
+  public var calibration: CalibrationSource
+  /// Sequences used for scoring (the paper's 16) and their length.
+  public var samples: Int
+  public var sequenceLength: Int
+  /// Sequences used for least-squares fits (recovery and remedy); at least `samples`.
+  public var recoverySamples: Int
+  public var recovery: Bool
+  public var remedy: Bool
+  public var target: ReconstructionTarget
+  /// λ = damp · mean(diag(X̂ᵀX̂)).
+  public var damp: Double
+  /// Kept MLP widths rounded to multiples of this (1 = no rounding).
+  public var roundTo: Int
+  public var seed: UInt64
+
+  public init(sparsity: Double, criterion: Criterion = .exactMoment, headSimilarityTau: Double? = nil,
+              allocation: AllocationStrategy = .uniform, layers: Range<Int>? = nil,
+              calibration: CalibrationSource, samples: Int = 16, sequenceLength: Int = 128,
+              recoverySamples: Int? = nil, recovery: Bool = false, remedy: Bool = false,
+              target: ReconstructionTarget = .module, damp: Double = 0.01, roundTo: Int = 1, seed: UInt64 = 0) {
+    self.sparsity = sparsity
+    self.criterion = criterion
+    self.headSimilarityTau = headSimilarityTau
+    self.allocation = allocation
+    self.layers = layers
+    self.calibration = calibration
+    self.samples = samples
+    self.sequenceLength = sequenceLength
+    self.recoverySamples = max(recoverySamples ?? samples, samples)
+    self.recovery = recovery
+    self.remedy = remedy
+    self.target = target
+    self.damp = damp
+    self.roundTo = roundTo
+    self.seed = seed
+  }
+
+  /// Whether the run needs the least-squares statistics.
+  public var fitsWeights: Bool { recovery || remedy }
+}

@@ -1,0 +1,71 @@
+// Closed-form least squares for weight reconstruction (paper Alg. 2–4).
+
+import LinearAlgebra
+import Transformer
+
+/// A streaming ridge regression `Y ≈ X·Wᵀ + b`: accumulates the Gram matrix `X̃ᵀX̃` and
+/// the cross term `X̃ᵀY` block by block (X̃ = [X 1] when fitting an intercept), then solves
+///
+/// ```
+/// (X̃ᵀX̃ + λI)·Θ = X̃ᵀY,    λ = damp · mean(diag(X̃ᵀX̃)),    Θ = [Wᵀ; bᵀ]
+/// ```
+/// by Cholesky. Solving on a subset S of the input columns (the kept units) needs only the
+/// rows and columns of S in the same statistics, so the remedy after removal costs no pass.
+///
+/// - Paper: Li, Dong & Lei (2024), §3.3, Alg. 2–4.
+/// - Complexity: accumulate O(T·K·(K+N)) per block; solve O(K³ + K²·N).
+public struct LeastSquares: Sendable {
+  public let inputWidth: Int
+  public let outputWidth: Int
+  public let intercept: Bool
+  public private(set) var gram: Matrix
+  public private(set) var cross: Matrix
+  public private(set) var rowCount = 0
+
+  public init(inputWidth: Int, outputWidth: Int, intercept: Bool) {
+    self.inputWidth = inputWidth
+    self.outputWidth = outputWidth
+    self.intercept = intercept
+    let k = inputWidth + (intercept ? 1 : 0)
+    gram = Matrix(rows: k, columns: k)
+    cross = Matrix(rows: k, columns: outputWidth)
+  }
+
+  /// Adds a block of rows: X (T × inputWidth) and the targets Y (T × outputWidth).
+  public mutating func accumulate(x: Matrix, y: Matrix) {
+    precondition(x.columns == inputWidth && y.columns == outputWidth && x.rows == y.rows,
+                 "LeastSquares: X \(x.shape), Y \(y.shape), expected (T, \(inputWidth)) and (T, \(outputWidth))")
+    let xt = intercept ? Self.appendingOnes(x) : x
+    accumulateGram(xt, into: &gram)
+    accumulateCross(xt, y, into: &cross)
+    rowCount += x.rows
+  }
+
+  /// The ridge solution on all inputs, as a linear layer (outputWidth × inputWidth, bias
+  /// when fitting an intercept).
+  public func solve(damp: Double) throws(LinearAlgebraError) -> Linear {
+    try solve(keeping: Array(0..<inputWidth), damp: damp)
+  }
+
+  /// The ridge solution using only the input columns `kept` (ascending): the weight has
+  /// `kept.count` columns, in that order.
+  public func solve(keeping kept: [Int], damp: Double) throws(LinearAlgebraError) -> Linear {
+    let index = kept + (intercept ? [inputWidth] : [])
+    let g = gram.selectingRows(index).selectingColumns(index)
+    let c = cross.selectingRows(index)
+    let theta = try CholeskyFactorization(g, damping: .relativeToMeanDiagonal(damp)).solve(c)  // (|S|+1) × N
+    let weight = theta.selectingRows(Array(0..<kept.count)).transposed()
+    let bias = intercept ? theta.row(kept.count) : nil
+    return Linear(weight: weight, bias: bias)
+  }
+
+  static func appendingOnes(_ x: Matrix) -> Matrix {
+    var out = [Float]()
+    out.reserveCapacity(x.rows * (x.columns + 1))
+    for r in 0..<x.rows {
+      out.append(contentsOf: x.storage[(r * x.columns)..<((r + 1) * x.columns)])
+      out.append(1)
+    }
+    return Matrix(rows: x.rows, columns: x.columns + 1, storage: out)
+  }
+}

@@ -1,0 +1,63 @@
+// Running per-column statistics of calibration activations.
+
+import LinearAlgebra
+
+/// Running per-column sums Σ_t x[t,j] and Σ_t x[t,j]² over calibration rows, kept in
+/// `Double` so millions of tokens lose no precision.
+public struct ColumnMoments: Sendable, Equatable {
+  public private(set) var count = 0
+  public private(set) var sums: [Double]
+  public private(set) var sumSquares: [Double]
+
+  public init(width: Int) {
+    sums = [Double](repeating: 0, count: width)
+    sumSquares = [Double](repeating: 0, count: width)
+  }
+
+  public var width: Int { sums.count }
+
+  /// Adds the rows of `x` (tokens × width).
+  public mutating func accumulate(_ x: Matrix) {
+    precondition(x.columns == width, "ColumnMoments: \(x.columns) columns, expected \(width)")
+    let w = width
+    x.storage.withUnsafeBufferPointer { p in
+      for t in 0..<x.rows {
+        let base = t * w
+        for j in 0..<w {
+          let v = Double(p[base + j])
+          sums[j] += v
+          sumSquares[j] += v * v
+        }
+      }
+    }
+    count += x.rows
+  }
+
+  /// E[x_j] per column.
+  public var mean: [Double] { sums.map { $0 / Double(max(count, 1)) } }
+  /// E[x_j²] per column.
+  public var secondMoment: [Double] { sumSquares.map { $0 / Double(max(count, 1)) } }
+  /// Var_t(x_j) = E[x²] − E[x]² per column (population variance, clamped at 0).
+  public var variance: [Double] {
+    zip(secondMoment, mean).map { max($0 - $1 * $1, 0) }
+  }
+  /// ‖x[:,j]‖₂ over all rows seen.
+  public var columnNorms: [Double] { sumSquares.map { $0.squareRoot() } }
+}
+
+/// What the pipeline observes of one depth-2 module on calibration data.
+public struct ModuleStatistics: Sendable {
+  /// The level-2 input: attention context per head (concatenated) or the MLP's inner
+  /// activation h = act(gate)·up (gpt2: act(up)).
+  public var inner: ColumnMoments
+  /// MLP only: level-1 outputs before the activation, `up` (with its bias) …
+  public var up: ColumnMoments?
+  /// … and `gate` (llama only).
+  public var gate: ColumnMoments?
+
+  public init(inner: ColumnMoments, up: ColumnMoments? = nil, gate: ColumnMoments? = nil) {
+    self.inner = inner
+    self.up = up
+    self.gate = gate
+  }
+}

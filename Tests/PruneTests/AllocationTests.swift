@@ -1,0 +1,47 @@
+import Testing
+import LinearAlgebra
+import Transformer
+@testable import Prune
+
+@Suite("Allocation")
+struct AllocationTests {
+  @Test("uniform removes round(s·units) per module and keeps one", arguments: [0.2, 0.5, 0.99])
+  func uniform(s: Double) {
+    let shape = LayerShape.dense(headCount: 9, keyValueHeadCount: 3, intermediateSize: 1536)
+    let cut = Allocation.uniform(sparsity: s, shapes: [0: shape])[0]!
+    #expect(cut.heads == min(Int((s * 9).rounded()), 8))
+    #expect(cut.channels == min(Int((s * 1536).rounded()), 1535))
+  }
+
+  @Test("round-to makes the kept MLP width a multiple of N")
+  func roundTo() {
+    let shape = LayerShape.dense(headCount: 9, keyValueHeadCount: 3, intermediateSize: 1536)
+    let cut = Allocation.uniform(sparsity: 0.2, shapes: [0: shape], roundTo: 64)[0]!
+    #expect((1536 - cut.channels) % 64 == 0)
+    #expect(abs((1536 - cut.channels) - 1229) <= 32)
+  }
+
+  @Test("global meets the parameter budget and takes low-scored units first")
+  func global() {
+    let (layer, shape) = TinyLayer.llama(hidden: 8, heads: 6, kvHeads: 2, d: 2, width: 40)
+    let layers = [0: layer, 1: layer]
+    // Layer 1's channels are uniformly weak relative to its spread? Use scores where layer 0's
+    // channel 0..19 are clearly weaker than the rest.
+    let channel0 = (0..<40).map { $0 < 20 ? 0.0 : 10.0 }
+    let channel1 = (0..<40).map { Double($0) }
+    let heads = (0..<6).map { Double($0) }
+    let cuts = Allocation.global(sparsity: 0.3, layers: layers, shapes: [0: shape, 1: shape], headDimension: 2,
+                                 headScores: [0: heads, 1: heads], channelScores: [0: channel0, 1: channel1])
+    let total = 2 * ParameterCount.layer(layer).total
+    var removed = 0
+    for (l, cut) in cuts {
+      removed += ParameterCount.removed(layer, shape: shape, headDimension: 2,
+                                        removedHeads: Set(0..<cut.heads), removedChannels: cut.channels)
+      #expect(cut.heads < 6 && cut.channels < 40, "layer \(l) keeps a unit")
+    }
+    #expect(Double(removed) >= 0.3 * Double(total))
+    #expect(Double(removed) <= 0.3 * Double(total) + Double(ParameterCount.queryHeadCost(layer, headDimension: 2) + ParameterCount.keyValueHeadCost(layer, headDimension: 2)))
+    // Standardised, layer 0's weak half (z = −1) goes before layer 1's middle units.
+    #expect(cuts[0]!.channels >= 20)
+  }
+}

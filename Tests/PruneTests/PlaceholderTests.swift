@@ -1,1 +1,0 @@
-// Prune's tests land with issue 6.
