@@ -1,0 +1,60 @@
+import Testing
+import LinearAlgebra
+import Transformer
+@testable import Prune
+
+@Suite("Least squares")
+struct LeastSquaresTests {
+  /// Y = X·Wᵀ + b exactly, streamed in uneven blocks.
+  static func problem(tokens: Int = 300, inputs: Int = 7, outputs: Int = 5, intercept: Bool,
+                      seed: UInt64 = 4) -> (LeastSquares, Linear) {
+    var rng = SplitMix64(seed: seed)
+    let truth = Linear(weight: .random(rows: outputs, columns: inputs, using: &rng),
+                       bias: intercept ? (0..<outputs).map { _ in rng.nextFloat(in: -1...1) } : nil)
+    var ls = LeastSquares(inputWidth: inputs, outputWidth: outputs, intercept: intercept)
+    var done = 0
+    for block in [1, 37, 100, tokens - 138] {
+      let x = Matrix.random(rows: block, columns: inputs, using: &rng)
+      ls.accumulate(x: x, y: matmulTransposed(x, truth.weight, bias: truth.bias))
+      done += block
+    }
+    #expect(ls.rowCount == tokens)
+    return (ls, truth)
+  }
+
+  @Test("recovers the generating weights and bias when the inputs are the original ones",
+        arguments: [false, true])
+  func exactRecovery(intercept: Bool) throws {
+    let (ls, truth) = Self.problem(intercept: intercept)
+    let fit = try ls.solve(damp: 1e-9)
+    #expect(Self.maxAbsDifference(fit.weight.storage, truth.weight.storage) < 1e-3)
+    if intercept { #expect(Self.maxAbsDifference(fit.bias!, truth.bias!) < 1e-3) }
+  }
+
+  @Test("damping shrinks the solution toward zero")
+  func damping() throws {
+    let (ls, _) = Self.problem(intercept: false)
+    let light = try ls.solve(damp: 1e-6), heavy = try ls.solve(damp: 10)
+    let norm = { (l: Linear) in l.weight.storage.reduce(0) { $0 + $1 * $1 } }
+    #expect(norm(heavy) < 0.5 * norm(light))
+  }
+
+  @Test("a subset solve fits only the kept inputs, in order")
+  func subset() throws {
+    var rng = SplitMix64(seed: 8)
+    let w = Matrix.random(rows: 3, columns: 6, using: &rng)
+    var wKept = w
+    for r in 0..<3 { for c in [1, 3, 4] { wKept[r, c] = 0 } }  // Y depends on inputs 0, 2, 5 only
+    var ls = LeastSquares(inputWidth: 6, outputWidth: 3, intercept: true)
+    let x = Matrix.random(rows: 200, columns: 6, using: &rng)
+    ls.accumulate(x: x, y: matmulTransposed(x, wKept))
+    let fit = try ls.solve(keeping: [0, 2, 5], damp: 1e-9)
+    #expect(fit.weight.shape == [3, 3])
+    #expect(Self.maxAbsDifference(fit.weight.storage, w.selectingColumns([0, 2, 5]).storage) < 1e-3)
+    #expect(fit.bias!.allSatisfy { abs($0) < 1e-3 })
+  }
+
+  static func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
+    zip(a, b).map { abs($0 - $1) }.max() ?? 0
+  }
+}
