@@ -1,8 +1,230 @@
-// pare-bench gemm (issue 2).
+// pare-bench gemm (issue 2): GFLOP/s of C = A·Wᵀ at the model's shapes, 1 and 2 threads,
+// beside numpy (OpenBLAS) on the same shapes in the same run when python3 has numpy.
+//
+// Every shape is validated first: rows spread over C are recomputed by the Double reference
+// and compared with a named tolerance. Times are the best of several runs (the machine is
+// shared; the best run is the least disturbed one).
+
+import Foundation
 import LinearAlgebra
 
 enum GemmBenchmark {
+  /// (M, K, N): tokens × hidden → output. 2048 tokens through q/o (576→576), up/gate
+  /// (576→1536), down (1536→576), the LM head (576→49152) and a square reference shape.
+  static let shapes: [(m: Int, k: Int, n: Int)] = [
+    (2048, 576, 1536), (2048, 1536, 576), (2048, 576, 576), (2048, 576, 49152), (1024, 1024, 1024),
+  ]
+  /// Decoding shapes (one token): memory-bound, reported in GB/s of weights read.
+  static let decodeShapes: [(m: Int, k: Int, n: Int)] = [(1, 576, 1536), (1, 576, 49152)]
+  /// Max |fast − reference| / max |reference| over the checked rows. Float accumulation of
+  /// K ≤ 1536 products of uniform(−1, 1) values: errors ~1e-6 relative; 1e-5 leaves margin.
+  static let tolerance: Float = 1e-5
+  static let threadCounts = [1, 2]
+
+  struct Row: Codable {
+    var m: Int, k: Int, n: Int, threads: Int
+    var gflops: Double
+    var numpyGflops: Double?
+    var ratio: Double?
+    var fractionOfPeak: Double
+    var maxRelativeError: Float
+  }
+
   static func run(_ args: [String]) throws {
-    print("gemm benchmark: not implemented yet")
+    let json = args.contains("--json")
+    var rng = SplitMix64(seed: 2)
+    let peak = estimatePeak()
+    let numpy = numpyAvailable() ? timeNumpy() : nil
+    var rows: [Row] = []
+    for s in shapes {
+      let a = Matrix.random(rows: s.m, columns: s.k, using: &rng)
+      let w = Matrix.random(rows: s.n, columns: s.k, using: &rng)
+      let err = validate(a, w)
+      guard err <= tolerance else {
+        throw BenchmarkFailure(message: "gemm \(s): relative error \(err) > \(tolerance)")
+      }
+      let flops = 2.0 * Double(s.m) * Double(s.k) * Double(s.n)
+      for t in threadCounts {
+        Parallelism.maxThreads = t
+        let seconds = bestTime(flops: flops) { _ = matmulTransposed(a, w) }
+        let gflops = flops / seconds / 1e9
+        let np = numpy?["\(s.m)x\(s.k)x\(s.n)x\(t)"]
+        let peakT = peak.perCoreMeasured * Double(t)
+        rows.append(Row(m: s.m, k: s.k, n: s.n, threads: t, gflops: gflops, numpyGflops: np,
+                        ratio: np.map { gflops / $0 }, fractionOfPeak: gflops / peakT,
+                        maxRelativeError: err))
+      }
+    }
+    Parallelism.maxThreads = 0
+    var decode: [[String: Double]] = []
+    for s in decodeShapes {
+      let a = Matrix.random(rows: s.m, columns: s.k, using: &rng)
+      let w = Matrix.random(rows: s.n, columns: s.k, using: &rng)
+      let err = validate(a, w)
+      guard err <= tolerance else {
+        throw BenchmarkFailure(message: "gemv \(s): relative error \(err) > \(tolerance)")
+      }
+      for t in threadCounts {
+        Parallelism.maxThreads = t
+        let seconds = bestTime(flops: 2.0 * Double(s.k * s.n) * 50) { _ = matmulTransposed(a, w) }
+        decode.append(["m": Double(s.m), "k": Double(s.k), "n": Double(s.n), "threads": Double(t),
+                       "gbPerSecond": Double(s.k * s.n * 4) / seconds / 1e9,
+                       "gflops": 2.0 * Double(s.k * s.n) / seconds / 1e9])
+      }
+    }
+    Parallelism.maxThreads = 0
+
+    if json {
+      struct Output: Codable {
+        var peakPerCoreMeasured: Double, peakPerCoreNominal: Double?, clockMHz: Double?
+        var rows: [Row]
+        var decode: [[String: Double]]
+      }
+      let out = Output(peakPerCoreMeasured: peak.perCoreMeasured, peakPerCoreNominal: peak.perCoreNominal,
+                       clockMHz: peak.clockMHz, rows: rows, decode: decode)
+      let encoder = JSONEncoder()
+      encoder.outputFormatting = [.sortedKeys]
+      print(String(decoding: try encoder.encode(out), as: UTF8.self))
+      return
+    }
+    print("fp32 peak per core: measured \(fmt(peak.perCoreMeasured)) GFLOP/s (register-only FMA loop, 1 thread)")
+    if let nominal = peak.perCoreNominal, let mhz = peak.clockMHz {
+      print("                    nominal  \(fmt(nominal)) GFLOP/s = \(fmt(mhz)) MHz (/proc/cpuinfo) × 2 FMA pipes × 16 lanes × 2 FLOP")
+    }
+    print("peak of the machine: \(fmt(peak.perCoreMeasured * 2)) GFLOP/s measured × 2 cores")
+    if numpy == nil { print("numpy: not available (python3 -c 'import numpy' failed); no comparison") }
+    print("")
+    print("    M     K      N  thr   GFLOP/s   numpy   ours/numpy  of peak   max rel err")
+    for r in rows {
+      let np = r.numpyGflops.map { fmt($0) } ?? "-"
+      let ratio = r.ratio.map { String(format: "%.0f%%", $0 * 100) } ?? "-"
+      print(String(format: "%5d %5d %6d %4d ", r.m, r.k, r.n, r.threads)
+            + pad(fmt(r.gflops), 9) + pad(np, 8) + pad(ratio, 13)
+            + pad(String(format: "%.0f%%", r.fractionOfPeak * 100), 9)
+            + String(format: "   %.1e", Double(r.maxRelativeError)))
+    }
+    print("")
+    print("decode (M = 1, x·Wᵀ):")
+    for d in decode {
+      print(String(format: "  K=%4.0f N=%6.0f threads=%.0f  %6.1f GB/s of weights  %6.1f GFLOP/s",
+                   d["k"]!, d["n"]!, d["threads"]!, d["gbPerSecond"]!, d["gflops"]!))
+    }
+  }
+
+  struct BenchmarkFailure: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+  }
+
+  static func fmt(_ x: Double) -> String { String(format: "%.1f", x) }
+  static func pad(_ s: String, _ width: Int) -> String {
+    String(repeating: " ", count: max(0, width - s.count)) + s
+  }
+
+  /// Checks up to 6 rows of C = A·Wᵀ (first, last, spread) against the Double reference.
+  static func validate(_ a: Matrix, _ w: Matrix) -> Float {
+    let c = matmulTransposed(a, w)
+    let picks = Array(Set([0, a.rows - 1, a.rows / 3, a.rows / 2, (2 * a.rows) / 3, 7 % a.rows])).sorted()
+    var maxDiff: Float = 0, maxRef: Float = 0
+    for i in picks {
+      let ai = a.selectingRows([i])
+      var ref = Matrix(rows: 1, columns: w.rows)
+      gemmReference(ai, w, transposeB: true, bias: nil, into: &ref, accumulate: false)
+      for j in 0..<w.rows {
+        maxDiff = max(maxDiff, abs(c[i, j] - ref[0, j]))
+        maxRef = max(maxRef, abs(ref[0, j]))
+      }
+    }
+    return maxRef > 0 ? maxDiff / maxRef : maxDiff
+  }
+
+  /// Best wall time of `body` over ≥ 3 runs and ≥ ~1.5 s (after one warm-up run).
+  static func bestTime(flops: Double, _ body: () -> Void) -> Double {
+    body()
+    let clock = ContinuousClock()
+    var best = Double.infinity
+    var total = 0.0, runs = 0
+    while runs < 3 || (total < 1.5 && runs < 200) {
+      let d = clock.measure(body)
+      let s = Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
+      best = min(best, s)
+      total += s
+      runs += 1
+    }
+    return best
+  }
+
+  struct Peak {
+    var perCoreMeasured: Double
+    var perCoreNominal: Double?
+    var clockMHz: Double?
+  }
+
+  static func estimatePeak() -> Peak {
+    Parallelism.maxThreads = 1
+    let iterations = 20_000_000
+    let clock = ContinuousClock()
+    var best = Double.infinity
+    for r in 0..<5 {
+      let d = clock.measure { _ = fmaThroughputProbe(iterations: iterations, seed: Float(r) + 0.5) }
+      best = min(best, Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18)
+    }
+    Parallelism.maxThreads = 0
+    let measured = Double(iterations) * 24 * 16 * 2 / best / 1e9
+    var mhz: Double?
+    if let info = try? String(contentsOfFile: "/proc/cpuinfo", encoding: .utf8),
+       let line = info.split(separator: "\n").first(where: { $0.hasPrefix("cpu MHz") }),
+       let value = line.split(separator: ":").last.flatMap({ Double($0.trimmingCharacters(in: .whitespaces)) }) {
+      mhz = value
+    }
+    return Peak(perCoreMeasured: measured, perCoreNominal: mhz.map { $0 * 1e6 * 64 / 1e9 }, clockMHz: mhz)
+  }
+
+  static func numpyAvailable() -> Bool {
+    (try? runPython(["-c", "import numpy"], env: [:]))?.status == 0
+  }
+
+  /// Times numpy's `a @ w.T` (float32) for every shape with OPENBLAS_NUM_THREADS = 1 and 2.
+  /// Returns GFLOP/s keyed "MxKxNxthreads".
+  static func timeNumpy() -> [String: Double]? {
+    let script = """
+      import time, numpy as np, sys
+      rng = np.random.default_rng(0)
+      for s in sys.argv[1:]:
+          m, k, n = map(int, s.split('x'))
+          a = rng.uniform(-1, 1, (m, k)).astype(np.float32)
+          w = rng.uniform(-1, 1, (n, k)).astype(np.float32)
+          a @ w.T
+          best, total, runs = 1e9, 0.0, 0
+          while runs < 3 or (total < 1.5 and runs < 200):
+              t = time.perf_counter(); a @ w.T; d = time.perf_counter() - t
+              best = min(best, d); total += d; runs += 1
+          print(s, 2.0 * m * k * n / best / 1e9)
+      """
+    var result: [String: Double] = [:]
+    for t in threadCounts {
+      let env = ["OPENBLAS_NUM_THREADS": "\(t)", "OMP_NUM_THREADS": "\(t)"]
+      guard let r = try? runPython(["-c", script] + shapes.map { "\($0.m)x\($0.k)x\($0.n)" }, env: env),
+            r.status == 0 else { return nil }
+      for line in r.output.split(separator: "\n") {
+        let parts = line.split(separator: " ")
+        if parts.count == 2, let g = Double(parts[1]) { result["\(parts[0])x\(t)"] = g }
+      }
+    }
+    return result
+  }
+
+  static func runPython(_ arguments: [String], env: [String: String]) throws -> (status: Int32, output: String) {
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+    p.arguments = ["python3"] + arguments
+    p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+    let pipe = Pipe()
+    p.standardOutput = pipe
+    p.standardError = FileHandle.nullDevice
+    try p.run()
+    let data = pipe.fileHandleForReading.readDataToEndOfFile()
+    p.waitUntilExit()
+    return (p.terminationStatus, String(decoding: data, as: UTF8.self))
   }
 }

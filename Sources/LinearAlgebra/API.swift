@@ -26,27 +26,38 @@ public func gemm(_ a: Matrix, _ b: Matrix, transposeB: Bool, bias: [Float]? = ni
   precondition(a.columns == kb, "gemm: A is \(a.rows)×\(a.columns), op(B) is \(kb)×\(n)")
   precondition(c.rows == a.rows && c.columns == n, "gemm: C is \(c.rows)×\(c.columns), expected \(a.rows)×\(n)")
   precondition(bias == nil || bias!.count == n, "gemm: bias has \(bias!.count) entries, expected \(n)")
-  gemmReference(a, b, transposeB: transposeB, bias: bias, into: &c, accumulate: accumulate)
+  gemmMatrices(a, transposeA: false, b, transposeB: transposeB, bias: bias, into: &c,
+               accumulate: accumulate)
 }
 
 /// `G += XᵀX` for a block of rows X (T×K); G is K×K. The hot loop of least-squares
 /// reconstruction: call it once per calibration block.
+///
+/// ```
+/// G[i, j] += Σ_t X[t, i]·X[t, j]
+/// ```
+/// - Complexity: T·K² multiply-adds when G is exactly symmetric on entry (only the upper
+///   triangle's tiles are computed, then mirrored: bit-identical to the full product);
+///   2·T·K² otherwise.
 public func accumulateGram(_ x: Matrix, into g: inout Matrix) {
   precondition(g.rows == x.columns && g.columns == x.columns, "accumulateGram: X is \(x.shape), G is \(g.shape)")
-  gemm(x.transposed(), x.transposed(), transposeB: true, into: &g, accumulate: true)
+  let symmetric = isExactlySymmetric(g)
+  gemmMatrices(x, transposeA: true, x, transposeB: false, bias: nil, into: &g, accumulate: true,
+               upperOnly: symmetric)
+  if symmetric { mirrorUpperToLower(&g) }
 }
 
 /// `C += XᵀY` for row blocks X (T×K) and Y (T×N); C is K×N.
 public func accumulateCross(_ x: Matrix, _ y: Matrix, into c: inout Matrix) {
   precondition(x.rows == y.rows, "accumulateCross: X has \(x.rows) rows, Y has \(y.rows)")
   precondition(c.rows == x.columns && c.columns == y.columns, "accumulateCross: C is \(c.shape)")
-  gemm(x.transposed(), y, transposeB: false, into: &c, accumulate: true)
+  gemmMatrices(x, transposeA: true, y, transposeB: false, bias: nil, into: &c, accumulate: true)
 }
 
 /// Writes the transpose of `a` into `t` (which must be `a.columns × a.rows`).
 public func transpose(_ a: Matrix, into t: inout Matrix) {
   precondition(t.rows == a.columns && t.columns == a.rows, "transpose: shapes \(a.shape) → \(t.shape)")
-  for r in 0..<a.rows { for c in 0..<a.columns { t[c, r] = a[r, c] } }
+  transposeKernel(a, into: &t)
 }
 
 /// Naive triple loop with `Double` accumulation: the ground truth for tests and benchmarks.

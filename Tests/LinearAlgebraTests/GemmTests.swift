@@ -1,0 +1,139 @@
+import Testing
+import LinearAlgebra
+
+/// The fast GEMM forms against the naive `Double` references, on shapes chosen to hit every
+/// edge: empty, 1×1, K = 1, primes, and non-multiples of the micro-tile (12×32), of the K block
+/// (384) and of the task tile (256 columns).
+@Suite("GEMM")
+struct GemmTests {
+  /// (M, K, N). M < 4 takes the small-M path, larger M the packed kernel.
+  static let shapes: [(Int, Int, Int)] = [
+    (1, 1, 1), (0, 5, 3), (4, 0, 3), (5, 3, 0), (1, 7, 1), (3, 1, 5), (2, 37, 41), (13, 1, 17),
+    (13, 17, 37), (12, 32, 32), (25, 389, 33), (31, 13, 290), (4, 64, 96),
+  ]
+
+  /// Rigorous bound for a float sum of K products computed in any order (with or without FMA):
+  /// |ŝ − s| ≤ (K + 2)·ε·Σ|terms|, with ε the Float unit roundoff (2⁻²⁴), plus one rounding of
+  /// the bias and accumulator additions. A wrong index or missing term is O(Σ|terms|), far above.
+  static func bound(k: Int, absSum: Double) -> Double {
+    Double(k + 3) * 0x1p-24 * absSum + 1e-30
+  }
+
+  /// Checks `c` against Double references element by element with `bound`.
+  static func check(_ c: Matrix, _ a: Matrix, _ b: Matrix, transposeB: Bool, bias: [Float]?,
+                    c0: Matrix?, sourceLocation: SourceLocation = #_sourceLocation) {
+    let k = a.columns
+    var worst = 0.0
+    var failures = 0
+    for i in 0..<c.rows {
+      for j in 0..<c.columns {
+        var s = 0.0, abs = 0.0
+        for p in 0..<k {
+          let t = Double(a[i, p]) * Double(transposeB ? b[j, p] : b[p, j])
+          s += t
+          abs += Swift.abs(t)
+        }
+        if let bias { s += Double(bias[j]); abs += Swift.abs(Double(bias[j])) }
+        if let c0 { s += Double(c0[i, j]); abs += Swift.abs(Double(c0[i, j])) }
+        let err = Swift.abs(Double(c[i, j]) - s)
+        if err > bound(k: k, absSum: abs) { failures += 1 }
+        worst = max(worst, err)
+      }
+    }
+    #expect(failures == 0, "\(failures) elements out of bound; worst error \(worst)", sourceLocation: sourceLocation)
+  }
+
+  @Test("C = A·Bᵀ and C = A·B, with and without bias", arguments: shapes)
+  func plainForms(shape: (Int, Int, Int)) {
+    let (m, k, n) = shape
+    var rng = SplitMix64(seed: UInt64(m * 1_000_000 + k * 1000 + n))
+    let a = Matrix.random(rows: m, columns: k, using: &rng)
+    let bt = Matrix.random(rows: n, columns: k, using: &rng)
+    let b = bt.transposed()
+    let bias = (0..<n).map { _ in rng.nextFloat(in: -2...2) }
+    Self.check(matmulTransposed(a, bt), a, bt, transposeB: true, bias: nil, c0: nil)
+    Self.check(matmulTransposed(a, bt, bias: bias), a, bt, transposeB: true, bias: bias, c0: nil)
+    Self.check(matmul(a, b), a, b, transposeB: false, bias: nil, c0: nil)
+    Self.check(matmul(a, b, bias: bias), a, b, transposeB: false, bias: bias, c0: nil)
+  }
+
+  @Test("C += A·op(B) (+ bias) keeps what C held", arguments: shapes)
+  func accumulateForms(shape: (Int, Int, Int)) {
+    let (m, k, n) = shape
+    var rng = SplitMix64(seed: UInt64(7 + m * 1_000_000 + k * 1000 + n))
+    let a = Matrix.random(rows: m, columns: k, using: &rng)
+    let bt = Matrix.random(rows: n, columns: k, using: &rng)
+    let b = bt.transposed()
+    let c0 = Matrix.random(rows: m, columns: n, scale: 3, using: &rng)
+    let bias = (0..<n).map { _ in rng.nextFloat(in: -2...2) }
+    for transposeB in [true, false] {
+      for withBias in [false, true] {
+        var c = c0
+        gemm(a, transposeB ? bt : b, transposeB: transposeB, bias: withBias ? bias : nil,
+             into: &c, accumulate: true)
+        Self.check(c, a, transposeB ? bt : b, transposeB: transposeB,
+                   bias: withBias ? bias : nil, c0: c0)
+      }
+    }
+  }
+
+  @Test("the fast path agrees with gemmReference on a multi-block shape")
+  func matchesReferenceFunction() {
+    var rng = SplitMix64(seed: 99)
+    let a = Matrix.random(rows: 29, columns: 400, using: &rng)
+    let bt = Matrix.random(rows: 70, columns: 400, using: &rng)
+    var ref = Matrix(rows: 29, columns: 70)
+    gemmReference(a, bt, transposeB: true, bias: nil, into: &ref, accumulate: false)
+    let c = matmulTransposed(a, bt)
+    let scale = ref.storage.map(abs).max() ?? 1
+    let worst = zip(c.storage, ref.storage).map { abs($0 - $1) }.max() ?? 0
+    // K = 400 products of uniform(−1, 1): rounding errors of order √K·ε·|terms| ≈ 1e-6 · scale.
+    #expect(worst <= 1e-5 * scale)
+  }
+
+  @Test("results are bit-identical for 1 and 2 threads")
+  func threadCountIndependence() {
+    var rng = SplitMix64(seed: 5)
+    let a = Matrix.random(rows: 50, columns: 70, using: &rng)
+    let bt = Matrix.random(rows: 300, columns: 70, using: &rng)
+    let x = Matrix.random(rows: 40, columns: 30, using: &rng)
+    Parallelism.maxThreads = 1
+    let one = matmulTransposed(a, bt)
+    var g1 = Matrix(rows: 30, columns: 30)
+    accumulateGram(x, into: &g1)
+    Parallelism.maxThreads = 2
+    let two = matmulTransposed(a, bt)
+    var g2 = Matrix(rows: 30, columns: 30)
+    accumulateGram(x, into: &g2)
+    Parallelism.maxThreads = 0
+    #expect(one == two)
+    #expect(g1 == g2)
+  }
+
+  @Test("Gram accumulation G += XᵀX (symmetric and general G) and cross products C += XᵀY",
+        arguments: [(1, 1, 1), (7, 3, 2), (45, 29, 13), (33, 40, 1), (0, 5, 4)])
+  func gramAndCross(shape: (Int, Int, Int)) {
+    let (t, k, n) = shape
+    var rng = SplitMix64(seed: UInt64(t * 100 + k))
+    let x = Matrix.random(rows: t, columns: k, using: &rng)
+    let y = Matrix.random(rows: t, columns: n, using: &rng)
+    let xt = x.transposed()
+    // Symmetric start (the normal case: the upper triangle is computed and mirrored).
+    var sym = Matrix(rows: k, columns: k)
+    for i in 0..<k { for j in 0...i { let v = rng.nextFloat(in: -1...1); sym[i, j] = v; sym[j, i] = v } }
+    var g = sym
+    accumulateGram(x, into: &g)
+    Self.check(g, xt, x, transposeB: false, bias: nil, c0: sym)
+    #expect(g == g.transposed())
+    // A general start must still get exactly G += XᵀX.
+    let general = Matrix.random(rows: k, columns: k, using: &rng)
+    var h = general
+    accumulateGram(x, into: &h)
+    Self.check(h, xt, x, transposeB: false, bias: nil, c0: general)
+    // Two streamed blocks equal one big block up to rounding.
+    let c0 = Matrix.random(rows: k, columns: n, using: &rng)
+    var c = c0
+    accumulateCross(x, y, into: &c)
+    Self.check(c, xt, y, transposeB: false, bias: nil, c0: c0)
+  }
+}
