@@ -23,6 +23,7 @@ every part of the network visibly moves the logits):
 Tool versions are recorded in versions.json.
 """
 import json
+import math
 import os
 import sys
 
@@ -78,7 +79,20 @@ def llama_permute(w, heads):
     return w.reshape(heads, 2, rows // heads // 2, *w.shape[1:]).swapaxes(1, 2).reshape(w.shape)
 
 
-def write_gguf(model, config, path):
+def bytes_to_unicode():
+    """GPT-2's byte → printable-character table of byte-level BPE."""
+    bs = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), ord("ÿ") + 1))
+    cs = bs[:]
+    n = 0
+    for b in range(256):
+        if b not in bs:
+            bs.append(b)
+            cs.append(256 + n)
+            n += 1
+    return dict(zip(bs, (chr(c) for c in cs)))
+
+
+def write_gguf(model, config, path, byte_vocab=False):
     sd = {k: v.detach().to(torch.float32).numpy() for k, v in model.state_dict().items()}
     w = gguf.GGUFWriter(path, "llama")
     w.add_name("llama-gqa tiny golden")
@@ -95,7 +109,13 @@ def write_gguf(model, config, path):
     w.add_file_type(gguf.LlamaFileType.ALL_F32)
     # A placeholder byte-level vocabulary so readers that expect tokenizer metadata find it.
     w.add_tokenizer_model("gpt2")
-    w.add_token_list([f"<t{i}>" for i in range(config.vocab_size)])
+    if byte_vocab:
+        # token id = byte value, no merges: text → one token per UTF-8 byte
+        table = bytes_to_unicode()
+        w.add_tokenizer_pre("gpt2")
+        w.add_token_list([table[b] for b in range(256)])
+    else:
+        w.add_token_list([f"<t{i}>" for i in range(config.vocab_size)])
     w.add_token_types([1] * config.vocab_size)
     w.add_token_merges([])
     w.add_bos_token_id(0)
@@ -158,6 +178,37 @@ def main():
     m.tie_weights()
     ids = rng.integers(0, cfg.vocab_size, size=(2, 10)).tolist()
     save(m, "llama-mha-tied", ids)
+
+    # llama-bytes.gguf: a tiny llama with a byte-level vocabulary (256 tokens, no merges) for
+    # the CLI end-to-end tests: text → one token per byte. bytes-golden.json holds the
+    # perplexity of eval-sample.txt (DESIGN.md §4, --format text, seq 16) and the greedy
+    # continuation of a prompt, both from HF in float64.
+    cfg = LlamaConfig(vocab_size=256, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=128,
+                      rms_norm_eps=1e-5, rope_theta=10000.0, tie_word_embeddings=False, hidden_act="silu")
+    m = LlamaForCausalLM(cfg).eval()
+    randomize(m, g)
+    write_gguf(m, cfg, os.path.join(OUT, "llama-bytes.gguf"), byte_vocab=True)
+    sample = ("The quick brown fox jumps over the lazy dog. " * 3 + "Pare prunes small language models.\n") * 2
+    with open(os.path.join(OUT, "eval-sample.txt"), "w") as f:
+        f.write(sample)
+    data = list(sample.encode("utf-8"))
+    L = 16
+    chunks = [data[k * L:(k + 1) * L] for k in range(len(data) // L)]
+    ref = m.to(torch.float64)
+    with torch.no_grad():
+        x = torch.tensor(chunks)
+        lp = torch.log_softmax(ref(x).logits[:, :-1], dim=-1)
+        nll = -lp.gather(-1, x[:, 1:, None]).mean().item()
+        prompt = list("Hello".encode())
+        seq = prompt[:]
+        for _ in range(8):
+            seq.append(int(ref(torch.tensor([seq])).logits[0, -1].argmax()))
+    with open(os.path.join(OUT, "bytes-golden.json"), "w") as f:
+        json.dump({"dataset": "eval-sample.txt", "format": "text", "sequence_length": L,
+                   "chunks": len(chunks), "tokens": len(chunks) * L, "dataset_tokens": len(data),
+                   "perplexity": math.exp(nll), "greedy_prompt": "Hello",
+                   "greedy_ids": seq[len(prompt):]}, f, indent=1)
 
     with open(os.path.join(OUT, "versions.json"), "w") as f:
         json.dump({"script": "scripts/make-forward-goldens.py", "python": sys.version.split()[0],
