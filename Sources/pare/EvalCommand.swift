@@ -1,10 +1,65 @@
-// `pare eval` (issue 5).
+// `pare eval`: perplexity per DESIGN.md §4 (issue 5).
+
+import Foundation
+import Transformer
 
 enum EvalCommand {
-  static let help = "usage: pare eval (not implemented yet)"
+  static let help = """
+    usage: pare eval MODEL --dataset PATH --format wikitext|ptb|text [--seq-len 128]
+                     [--max-chunks N] [--batch 8] [--json] [--progress]
+
+    Perplexity: the dataset joined as --format says, tokenized once without BOS, cut into
+    non-overlapping chunks of --seq-len tokens (remainder dropped); PPL = exp(mean NLL over
+    the L−1 predicted positions of every chunk). --batch chunks run per forward.
+    Progress goes to stderr when stderr is a terminal, or with --progress.
+    --json prints {"perplexity","tokens","chunks","seconds","tokens_per_second"}.
+    """
 
   static func run(_ args: inout Arguments) throws {
     if args.wantsHelp { print(help); return }
-    throw RuntimeError("'pare eval' is not implemented yet")
+    let json = args.flag("--json")
+    let progressFlag = args.flag("--progress")
+    guard let dataset = try args.option("--dataset") else { throw UsageError("--dataset PATH is required") }
+    guard let format = try args.choice("--format", as: EvaluationText.Format.self) else {
+      throw UsageError("--format wikitext|ptb|text is required")
+    }
+    let seqLen = try args.int("--seq-len", in: 2...1_000_000) ?? 128
+    let maxChunks = try args.int("--max-chunks", in: 1...Int.max)
+    let batch = try args.int("--batch", in: 1...1024) ?? 8
+    let modelPath = try args.positional("MODEL")
+    try args.finish()
+
+    let start = Date()
+    let model = try ModelLoader.load(path: modelPath).model
+    let tokenizer = try Tokenizer.load(modelPath: modelPath)
+    let text = try EvaluationText.load(path: dataset, format: format)
+    let tokens = tokenizer.encode(text)
+    let showProgress = progressFlag || isatty(STDERR_FILENO) != 0
+    let interactive = isatty(STDERR_FILENO) != 0
+    let evalStart = Date()
+    var lastReport = Date.distantPast
+    let result = try Perplexity.evaluate(
+      model: model, tokens: tokens, sequenceLength: seqLen, maxChunks: maxChunks, batchSize: batch,
+      progress: showProgress ? { done, total in
+        let now = Date()
+        guard done == total || now.timeIntervalSince(lastReport) >= (interactive ? 0.5 : 10) else { return }
+        lastReport = now
+        let elapsed = now.timeIntervalSince(evalStart)
+        let rate = Double(done * seqLen) / max(elapsed, 1e-9)
+        let eta = Double((total - done) * seqLen) / max(rate, 1e-9)
+        let line = String(format: "eval: %d/%d chunks, %.0f tok/s, %.0f s left", done, total, rate, eta)
+        FileHandle.standardError.write(Data((interactive ? "\r\u{1B}[K" + line + (done == total ? "\n" : "") : line + "\n").utf8))
+      } : nil)
+    let evalSeconds = Date().timeIntervalSince(evalStart)
+    let seconds = Date().timeIntervalSince(start)
+    if json {
+      print(jsonLine(["perplexity": result.perplexity, "tokens": result.tokens, "chunks": result.chunks,
+                      "seconds": seconds, "tokens_per_second": Double(result.tokens) / max(evalSeconds, 1e-9),
+                      "sequence_length": seqLen, "dataset_tokens": tokens.count, "mean_nll": result.meanNLL]))
+    } else {
+      print(String(format: "perplexity %.4f over %d tokens (%d chunks of %d; %d dataset tokens) in %.1f s (%.0f tok/s)",
+                   result.perplexity, result.tokens, result.chunks, seqLen, tokens.count, seconds,
+                   Double(result.tokens) / max(evalSeconds, 1e-9)))
+    }
   }
 }

@@ -1,0 +1,152 @@
+// Row-wise and element-wise pieces of the forward pass: norms, activations, RoPE, masked
+// softmax. Plain loops over `[Float]`; the heavy work of a layer is in the GEMMs.
+//
+// Legend: R = rows (tokens), H = hidden width, d = head dimension.
+
+import Foundation
+import LinearAlgebra
+
+/// Which normalisation a model family uses.
+public enum NormKind: Sendable, Equatable {
+  /// `y = (x − mean(x)) / sqrt(var(x) + ε) · w + b` (GPT-2; biased variance, as PyTorch).
+  case layerNorm
+  /// `y = x / sqrt(mean(x²) + ε) · w` (llama, HF `LlamaRMSNorm`).
+  case rmsNorm
+
+  /// The norm of `architecture`.
+  public init(_ architecture: Architecture) {
+    self = architecture == .gpt2 ? .layerNorm : .rmsNorm
+  }
+}
+
+/// Applies a LayerNorm or RMSNorm to every row of `x` (R × H); returns R × H.
+///
+/// ```
+/// LayerNorm: y = (x − μ)/sqrt(σ² + ε) ⊙ w + b     μ, σ² over the row (biased)
+/// RMSNorm:   y = x / sqrt(mean(x²) + ε) ⊙ w (+ b when the norm has one)
+/// ```
+/// Row statistics are accumulated in `Double`.
+/// - Complexity: O(R·H).
+public func applyNorm(_ norm: Norm, kind: NormKind, epsilon: Float, to x: Matrix) -> Matrix {
+  let rows = x.rows, h = x.columns
+  precondition(norm.weight.count == h, "norm has \(norm.weight.count) weights, input is \(rows)×\(h)")
+  let src = x.storage, w = norm.weight, b = norm.bias
+  var out = [Float](repeating: 0, count: rows * h)
+  for r in 0..<rows {
+    let base = r * h
+    var mean = 0.0
+    if kind == .layerNorm {
+      for c in 0..<h { mean += Double(src[base + c]) }
+      mean /= Double(max(h, 1))
+    }
+    var sq = 0.0
+    for c in 0..<h {
+      let v = Double(src[base + c]) - mean
+      sq += v * v
+    }
+    let inv = Float(1 / (sq / Double(max(h, 1)) + Double(epsilon)).squareRoot())
+    let m = Float(mean)
+    if let b {
+      for c in 0..<h { out[base + c] = (src[base + c] - m) * inv * w[c] + b[c] }
+    } else {
+      for c in 0..<h { out[base + c] = (src[base + c] - m) * inv * w[c] }
+    }
+  }
+  return Matrix(rows: rows, columns: h, storage: out)
+}
+
+/// HF `gelu_new`: `0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³)))`.
+@inline(__always)
+func geluTanh(_ x: Float) -> Float {
+  let k: Float = 0.7978845608028654  // √(2/π)
+  return 0.5 * x * (1 + tanh(k * (x + 0.044715 * x * x * x)))
+}
+
+/// SiLU: `x·σ(x) = x / (1 + e^(−x))`.
+@inline(__always)
+func silu(_ x: Float) -> Float { x / (1 + exp(-x)) }
+
+/// Rotary position embedding tables in HF's `rotate_half` convention.
+///
+/// ```
+/// inv_freq[i] = 1 / θ^(2i/d)          i < d/2   (computed in Float, as HF does)
+/// angle(p, i) = p · inv_freq[i]
+/// y[i]       = x[i]·cos − x[i+d/2]·sin
+/// y[i+d/2]   = x[i+d/2]·cos + x[i]·sin
+/// ```
+struct RotaryTable: Sendable {
+  let headDimension: Int
+  let inverseFrequencies: [Float]
+
+  init(headDimension d: Int, theta: Float) {
+    headDimension = d
+    inverseFrequencies = (0..<(d / 2)).map { i in 1 / powf(theta, Float(2 * i) / Float(d)) }
+  }
+
+  /// cos and sin for position `p`, each of length d/2.
+  func angles(position p: Int) -> (cos: [Float], sin: [Float]) {
+    var c = [Float](repeating: 0, count: inverseFrequencies.count)
+    var s = c
+    for i in 0..<inverseFrequencies.count {
+      let a = Float(p) * inverseFrequencies[i]  // float32 product, as HF's freqs
+      c[i] = Float(Foundation.cos(Double(a)))
+      s[i] = Float(Foundation.sin(Double(a)))
+    }
+    return (c, s)
+  }
+
+  /// Rotates every head of `x` ((R × heads·d)); row r of the matrix is at position
+  /// `position(r)`. Returns a new matrix of the same shape.
+  func apply(to x: Matrix, heads: Int, position: (Int) -> Int) -> Matrix {
+    let d = headDimension, half = d / 2, cols = x.columns
+    precondition(cols == heads * d, "RoPE input has \(cols) columns, expected \(heads)·\(d)")
+    let src = x.storage
+    var out = src
+    var cache: [Int: (cos: [Float], sin: [Float])] = [:]
+    for r in 0..<x.rows {
+      let p = position(r)
+      let (c, s): ([Float], [Float])
+      if let hit = cache[p] { (c, s) = hit } else { let t = angles(position: p); cache[p] = t; (c, s) = t }
+      for h in 0..<heads {
+        let base = r * cols + h * d
+        for i in 0..<half {
+          let a = src[base + i], b = src[base + i + half]
+          out[base + i] = a * c[i] - b * s[i]
+          out[base + i + half] = b * c[i] + a * s[i]
+        }
+      }
+    }
+    return Matrix(rows: x.rows, columns: cols, storage: out)
+  }
+}
+
+/// Copies the block `rows × columns` of `m` into a new matrix.
+func block(of m: Matrix, rows: Range<Int>, columns: Range<Int>) -> Matrix {
+  let src = m.storage, stride = m.columns
+  var out = [Float]()
+  out.reserveCapacity(rows.count * columns.count)
+  for r in rows {
+    let base = r * stride
+    out.append(contentsOf: src[(base + columns.lowerBound)..<(base + columns.upperBound)])
+  }
+  return Matrix(rows: rows.count, columns: columns.count, storage: out)
+}
+
+/// Collects per-task results of a `concurrentPerform` loop. Each task writes its own slot
+/// once, under the lock.
+final class ResultSlots<T>: @unchecked Sendable {
+  private var items: [T?]
+  private let lock = NSLock()
+  init(count: Int) { items = [T?](repeating: nil, count: count) }
+  func set(_ i: Int, _ value: T) {
+    lock.lock(); items[i] = value; lock.unlock()
+  }
+  /// All results, in task order. Call after the loop has finished.
+  var values: [T] { lock.lock(); defer { lock.unlock() }; return items.map { $0! } }
+}
+
+/// Runs `body` for every task on Dispatch's pool (inline when there is one task).
+func forEachTask(_ count: Int, _ body: @Sendable (Int) -> Void) {
+  if count == 1 { body(0); return }
+  DispatchQueue.concurrentPerform(iterations: count, execute: body)
+}

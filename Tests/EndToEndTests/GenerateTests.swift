@@ -1,0 +1,61 @@
+import Foundation
+import Testing
+
+extension CLI {
+  /// Like `run`, with stdout as raw bytes (generated text from a random model need not be UTF-8).
+  struct RawResult { var status: Int32; var stdoutData: Data; var stderr: String }
+
+  static func runRaw(_ arguments: [String]) throws -> RawResult {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pare-e2e-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let outURL = dir.appendingPathComponent("stdout"), errURL = dir.appendingPathComponent("stderr")
+    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
+    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
+    let process = Process()
+    process.executableURL = binary
+    process.arguments = arguments
+    process.standardInput = FileHandle.nullDevice
+    process.standardOutput = try FileHandle(forWritingTo: outURL)
+    process.standardError = try FileHandle(forWritingTo: errURL)
+    try process.run()
+    process.waitUntilExit()
+    return RawResult(status: process.terminationStatus, stdoutData: try Data(contentsOf: outURL),
+                     stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+  }
+}
+
+@Suite("pare generate")
+struct GenerateTests {
+  @Test("greedy continuation equals Hugging Face's greedy ids")
+  func greedyMatchesHF() throws {
+    let golden = try TinyBytesModel.golden()
+    let ids = try #require(golden["greedy_ids"] as? [Int])
+    let r = try CLI.runRaw(["generate", TinyBytesModel.gguf, "--prompt", "Hello", "--max-tokens", "\(ids.count)",
+                         "--temperature", "0"])
+    #expect(r.status == 0, "\(r.stderr)")
+    // The byte-level vocabulary maps token id = byte value; stdout is prompt + bytes + "\n".
+    let want = Data("Hello".utf8) + Data(ids.map(UInt8.init)) + Data("\n".utf8)
+    #expect(r.stdoutData == want)
+  }
+
+  @Test("a seed reproduces the sample; another seed changes it")
+  func seeded() throws {
+    let args = ["generate", TinyBytesModel.gguf, "--prompt", "The", "--max-tokens", "24", "--temperature", "1.0",
+                "--top-k", "50", "--top-p", "0.95"]
+    let a = try CLI.runRaw(args + ["--seed", "7"]), b = try CLI.runRaw(args + ["--seed", "7"]), c = try CLI.runRaw(args + ["--seed", "8"])
+    #expect(a.status == 0 && b.status == 0 && c.status == 0)
+    #expect(a.stdoutData == b.stdoutData)
+    #expect(a.stdoutData != c.stdoutData)
+  }
+
+  @Test("usage errors")
+  func usage() throws {
+    var r = try CLI.run(["generate", TinyBytesModel.gguf])
+    #expect(r.status == 2 && r.stderr.hasPrefix("error: --prompt"))
+    r = try CLI.run(["generate", TinyBytesModel.gguf, "--prompt", "x", "--temperature", "-1"])
+    #expect(r.status == 2)
+    r = try CLI.run(["generate", TinyBytesModel.gguf, "--prompt", "x", "--seed", "abc"])
+    #expect(r.status == 2)
+  }
+}
