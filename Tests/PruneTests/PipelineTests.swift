@@ -1,0 +1,103 @@
+import Testing
+import Foundation
+import LinearAlgebra
+import Transformer
+@testable import Prune
+
+@Suite("Pipeline on a tiny llama")
+struct PipelineTests {
+  static func plan(sparsity: Double, criterion: Criterion = .exactMoment, recovery: Bool = false,
+                   remedy: Bool = false, samples: Int = 8, damp: Double = 0.01) -> PruningPlan {
+    PruningPlan(sparsity: sparsity, criterion: criterion, calibration: .none, samples: samples,
+                sequenceLength: 16, recovery: recovery, remedy: remedy, damp: damp, seed: 1)
+  }
+
+  @Test("reconstruction returns the original weights when the pruned input equals the dense one")
+  func identityReconstruction() throws {
+    let model = TinyModel.llama()
+    let result = try PruningPipeline(plan: Self.plan(sparsity: 0, recovery: true, damp: 1e-7))
+      .run(model: model, sequences: TinyModel.sequences(16, length: 16))
+    for (a, b) in zip(result.model.weights.layers, model.weights.layers) {
+      for (x, y) in [(a.query, b.query), (a.key, b.key), (a.value, b.value), (a.output, b.output),
+                     (a.gate!, b.gate!), (a.up, b.up), (a.down, b.down)] {
+        #expect(maxAbsDifference(x.weight.storage, y.weight.storage) < 2e-3)
+        #expect((x.bias ?? []).allSatisfy { abs($0) < 2e-3 })
+      }
+    }
+  }
+
+  @Test("recovery lowers a module's output error when its input is perturbed by earlier pruning")
+  func recoveryHelps() throws {
+    let model = TinyModel.llama()
+    let cuts = [0: LayerCut(heads: 2, channels: 12), 1: LayerCut(heads: 0, channels: 0)]
+    let sequences = TinyModel.sequences(16, length: 16)
+    let plain = try PruningPipeline(plan: Self.plan(sparsity: 0.3), fixedCuts: cuts).run(model: model, sequences: sequences)
+    let recovered = try PruningPipeline(plan: Self.plan(sparsity: 0.3, recovery: true), fixedCuts: cuts)
+      .run(model: model, sequences: sequences)
+    #expect(plain.layers[1].attentionError! > 0)
+    #expect(recovered.layers[1].attentionError! < plain.layers[1].attentionError!)
+    #expect(recovered.layers[1].mlpError! < plain.layers[1].mlpError!)
+  }
+
+  @Test("remedy lowers the error of the module it prunes")
+  func remedyHelps() throws {
+    let model = TinyModel.llama()
+    let sequences = TinyModel.sequences(16, length: 16)
+    let plain = try PruningPipeline(plan: Self.plan(sparsity: 0.4)).run(model: model, sequences: sequences)
+    let remedied = try PruningPipeline(plan: Self.plan(sparsity: 0.4, remedy: true)).run(model: model, sequences: sequences)
+    #expect(remedied.layers[0].mlpError! < plain.layers[0].mlpError!)
+    #expect(remedied.layers[0].attentionError! < plain.layers[0].attentionError!)
+  }
+
+  @Test("achieved sparsity is counted exactly from the pruned matrices")
+  func sparsityAccounting() throws {
+    let model = TinyModel.llama()
+    let result = try PruningPipeline(plan: Self.plan(sparsity: 0.5)).run(model: model, sequences: TinyModel.sequences(8, length: 16))
+    // 2 of 4 heads and 12 of 24 channels per layer.
+    for l in result.model.config.layers {
+      #expect(l.queryHeadCount == 2 && l.intermediateSize == 12)
+    }
+    let perLayerBefore = ParameterCount.layer(model.weights.layers[0]).total
+    let perLayerAfter = result.model.weights.layers.map { ParameterCount.layer($0).total }.reduce(0, +)
+    #expect(result.prunableBefore == 2 * perLayerBefore)
+    #expect(result.prunableAfter == perLayerAfter)
+    // The pruned model runs.
+    let logits = try result.model.logits([[1, 2, 3]])
+    #expect(logits.shape == [3, 40] && logits.storage.allSatisfy(\.isFinite))
+  }
+
+  @Test("the pruned model's saved-and-reloaded logits equal the in-memory pruned model's")
+  func saveReload() throws {
+    let model = TinyModel.llama()
+    let result = try PruningPipeline(plan: Self.plan(sparsity: 0.4, criterion: .flap, remedy: false))
+      .run(model: model, sequences: TinyModel.sequences(8, length: 16))
+    #expect(result.model.weights.layers[0].down.bias != nil, "FLAP compensation adds a down bias")
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pare-prune-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try ModelWriter().write(result.model, to: dir)
+    let reloaded = try ModelLoader.load(path: dir.path).model
+    #expect(reloaded.config.layers == result.model.config.layers)
+    let tokens = [[3, 1, 4, 1, 5, 9, 2, 6]]
+    #expect(try reloaded.logits(tokens) == result.model.logits(tokens))
+  }
+
+  @Test("data-free pruning needs no calibration; data-hungry criteria refuse to run without it")
+  func dataFree() throws {
+    let model = TinyModel.llama()
+    let result = try PruningPipeline(plan: Self.plan(sparsity: 0.5, criterion: .dataFree)).run(model: model, sequences: [])
+    #expect(result.model.config.layers[0].intermediateSize == 12)
+    #expect(throws: PruningError.self) {
+      try PruningPipeline(plan: Self.plan(sparsity: 0.5, criterion: .exactMoment)).run(model: model, sequences: [])
+    }
+  }
+
+  @Test("global allocation meets the budget across layers")
+  func globalAllocation() throws {
+    let model = TinyModel.llama()
+    var plan = Self.plan(sparsity: 0.4)
+    plan.allocation = .global
+    let result = try PruningPipeline(plan: plan).run(model: model, sequences: TinyModel.sequences(8, length: 16))
+    #expect(result.achievedSparsity >= 0.4)
+    #expect(result.achievedSparsity < 0.55)
+  }
+}
