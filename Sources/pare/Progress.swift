@@ -1,0 +1,23 @@
+// Progress lines on stderr: redrawn in place on a terminal, one line every few seconds
+// otherwise (only with --progress), never on stdout.
+
+import Foundation
+
+struct ProgressReporter {
+  let enabled: Bool
+  let interactive = isatty(STDERR_FILENO) != 0
+  private var lastLine = Date.distantPast
+  private let start = Date()
+
+  init(flag: Bool) { enabled = flag || isatty(STDERR_FILENO) != 0 }
+
+  /// Shows `message`; `final` lines are always shown and end the in-place line.
+  mutating func report(_ message: String, final: Bool = false) {
+    guard enabled else { return }
+    let now = Date()
+    guard final || now.timeIntervalSince(lastLine) >= (interactive ? 0.2 : 5) else { return }
+    lastLine = now
+    let line = String(format: "[%6.1f s] ", now.timeIntervalSince(start)) + message
+    FileHandle.standardError.write(Data((interactive ? "\r\u{1B}[K" + line + (final ? "\n" : "") : line + "\n").utf8))
+  }
+}
