@@ -1,0 +1,106 @@
+import Foundation
+import Testing
+
+/// `pare prune` as a user runs it, on the tiny byte-vocabulary llama (2 layers, 4 query
+/// heads over 2 KV heads, MLP 48).
+@Suite("pare prune")
+struct PruneCommandTests {
+  static func temporaryFolder() -> URL {
+    FileManager.default.temporaryDirectory.appendingPathComponent("pare-prune-e2e-\(UUID().uuidString)")
+  }
+
+  static let calibration = ["--calibration", TinyBytesModel.sample, "--format", "text", "--samples", "4", "--seq-len", "16"]
+
+  @Test("prunes, writes a loadable folder with reports, and reports sizes in --json")
+  func prunesAndReloads() throws {
+    let out = Self.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: out) }
+    let r = try CLI.run(["prune", TinyBytesModel.gguf, "--out", out.path, "--sparsity", "0.5", "--recovery", "--remedy",
+                         "--recovery-samples", "12", "--json"] + Self.calibration)
+    #expect(r.status == 0, "stderr: \(r.stderr)")
+    let summary = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    let shapes = try #require(summary["layer_shapes"] as? [[String: Int]])
+    #expect(shapes.count == 2)
+    #expect(shapes.allSatisfy { $0["heads"] == 2 && $0["channels"] == 24 })
+    let achieved = try #require(summary["achieved_sparsity"] as? Double)
+    #expect(achieved > 0.3 && achieved <= 0.55)
+    for name in ["model.safetensors", "config.json", "tokenizer.json", "report.json", "report.md", "widths.svg"] {
+      #expect(FileManager.default.fileExists(atPath: out.appendingPathComponent(name).path), "missing \(name)")
+    }
+    // The written model is a model: inspect and eval read it.
+    let inspect = try CLI.run(["inspect", out.path, "--json"])
+    #expect(inspect.status == 0, "stderr: \(inspect.stderr)")
+    let eval = try CLI.run(["eval", out.path, "--dataset", TinyBytesModel.sample, "--format", "text", "--seq-len", "16", "--json"])
+    #expect(eval.status == 0, "stderr: \(eval.stderr)")
+    let ppl = try #require((try JSONSerialization.jsonObject(with: Data(eval.stdout.utf8)) as? [String: Any])?["perplexity"] as? Double)
+    #expect(ppl.isFinite && ppl > 1)
+  }
+
+  @Test("the same seed gives the same pruned model")
+  func reproducible() throws {
+    let a = Self.temporaryFolder(), b = Self.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: a); try? FileManager.default.removeItem(at: b) }
+    for out in [a, b] {
+      let r = try CLI.run(["prune", TinyBytesModel.gguf, "--out", out.path, "--sparsity", "0.3", "--seed", "7"] + Self.calibration)
+      #expect(r.status == 0, "stderr: \(r.stderr)")
+    }
+    let wa = try Data(contentsOf: a.appendingPathComponent("model.safetensors"))
+    let wb = try Data(contentsOf: b.appendingPathComponent("model.safetensors"))
+    #expect(wa == wb)
+  }
+
+  @Test("usage errors exit 2 with one error line before touching any file",
+        arguments: [
+          ["--sparsity", "0.5"],                                            // no --out
+          ["--out", "/tmp/x", "--sparsity", "1.5"],                         // out of range
+          ["--out", "/tmp/x", "--sparsity", "abc"],
+          ["--out", "/tmp/x", "--sparsity", "0.5", "--criterion", "bogus"],
+          ["--out", "/tmp/x", "--sparsity", "0.5"],                         // needs calibration
+          ["--out", "/tmp/x", "--sparsity", "0.5", "--calibration", "f.txt"],  // no --format
+          ["--out", "/tmp/x", "--sparsity", "0.5", "--self-generated", "--calibration", "f.txt", "--format", "text"],
+          ["--out", "/tmp/x", "--sparsity", "0.5", "--self-generated", "--layers", "3..1"],
+          ["--out", "/tmp/x", "--sparsity", "0.5", "--self-generated", "--frobnicate"],
+        ])
+  func usageErrors(arguments: [String]) throws {
+    let r = try CLI.run(["prune", TinyBytesModel.gguf] + arguments)
+    #expect(r.status == 2, "stdout: \(r.stdout) stderr: \(r.stderr)")
+    #expect(r.stderr.hasPrefix("error: "))
+    #expect(!FileManager.default.fileExists(atPath: "/tmp/x"))
+  }
+
+  @Test("runtime errors exit 1 with one error line and leave no output")
+  func runtimeErrors() throws {
+    let out = Self.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: out) }
+    let cases: [[String]] = [
+      ["prune", "/nonexistent/model.gguf", "--out", out.path, "--sparsity", "0.2", "--criterion", "l2"],
+      ["prune", TinyBytesModel.gguf, "--out", out.path, "--sparsity", "0.2", "--calibration", "/nonexistent.txt", "--format", "text"],
+      // The sample is a few hundred tokens: windows of 100000 do not fit.
+      ["prune", TinyBytesModel.gguf, "--out", out.path, "--sparsity", "0.2", "--calibration", TinyBytesModel.sample,
+       "--format", "text", "--seq-len", "100000"],
+      ["prune", TinyBytesModel.gguf, "--out", out.path, "--sparsity", "0.2", "--criterion", "l2", "--layers", "0..<9"],
+    ]
+    for c in cases {
+      let r = try CLI.run(c)
+      #expect(r.status == 1, "\(c): stderr \(r.stderr)")
+      #expect(r.stderr.hasPrefix("error: ") && r.stderr.split(separator: "\n").count == 1, "\(c): \(r.stderr)")
+      #expect(!FileManager.default.fileExists(atPath: out.path))
+    }
+  }
+
+  @Test("a pruned folder can be pruned again, but never written over, even with --overwrite")
+  func refusesToOverwriteInput() throws {
+    let first = Self.temporaryFolder(), second = Self.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: first); try? FileManager.default.removeItem(at: second) }
+    var r = try CLI.run(["prune", TinyBytesModel.gguf, "--out", first.path, "--sparsity", "0.25", "--criterion", "l2"])
+    #expect(r.status == 0, "stderr: \(r.stderr)")
+    let before = try Data(contentsOf: first.appendingPathComponent("model.safetensors"))
+    r = try CLI.run(["prune", first.path, "--out", first.path, "--sparsity", "0.25", "--criterion", "l2", "--overwrite"])
+    #expect(r.status == 1 && r.stderr.hasPrefix("error: refusing to write over the input"), "\(r.stderr)")
+    #expect(try Data(contentsOf: first.appendingPathComponent("model.safetensors")) == before)
+    r = try CLI.run(["prune", first.path, "--out", second.path, "--sparsity", "0.25", "--criterion", "l2", "--json"])
+    #expect(r.status == 0, "stderr: \(r.stderr)")
+    let summary = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    #expect((summary["parameters_after"] as? Int ?? .max) < (summary["parameters_before"] as? Int ?? 0))
+  }
+}
