@@ -25,7 +25,7 @@ struct StridedOperand {
 /// Largest K block: a 12×384 A panel (18 KB) sits in L1 beside two B rows per k step.
 let gemmKCMax = 384
 /// Columns of C per task (multiple of NR): its packed B block (384 × 256 floats) fits in L2.
-let gemmNT = 256
+let gemmNT = 8 * gemmNR
 
 /// Splits `count` into `blocks` near-equal parts; returns the start of part `index`.
 @inline(__always)
