@@ -5,14 +5,14 @@
 
 /// `C = A·Bᵀ (+ bias)`: the `x·Wᵀ` of every linear layer. A is M×K, B is N×K, C is M×N.
 public func matmulTransposed(_ a: Matrix, _ b: Matrix, bias: [Float]? = nil) -> Matrix {
-  var c = Matrix(rows: a.rows, columns: b.rows)
+  var c = matrixForOverwrite(rows: a.rows, columns: b.rows)
   gemm(a, b, transposeB: true, bias: bias, into: &c, accumulate: false)
   return c
 }
 
 /// `C = A·B (+ bias)`. A is M×K, B is K×N, C is M×N.
 public func matmul(_ a: Matrix, _ b: Matrix, bias: [Float]? = nil) -> Matrix {
-  var c = Matrix(rows: a.rows, columns: b.columns)
+  var c = matrixForOverwrite(rows: a.rows, columns: b.columns)
   gemm(a, b, transposeB: false, bias: bias, into: &c, accumulate: false)
   return c
 }
