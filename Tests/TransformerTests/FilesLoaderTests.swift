@@ -1,7 +1,7 @@
 import Foundation
 import LinearAlgebra
 import Testing
-@testable import Transformer
+import Transformer
 
 /// Facts transformers computed for the tiny fixtures (scripts/make-tiny-models.py).
 enum TinyGoldens {
@@ -69,6 +69,51 @@ struct FilesLoaderTests {
     #expect(w.layers[0].down.weight.row(2) == TinyGoldens.floats("gpt2_layer0_down_row2"))
     #expect(w.layers[0].gate == nil && w.layers[0].attentionNorm.bias != nil)
     #expect(loaded.parameterCount == TinyGoldens.int("gpt2_parameters"))
+  }
+
+  @Test("GGUF gpt2 (llama.cpp layout: fused attn_qkv, (out × in) weights) loads like the HF folder")
+  func gpt2GGUF() throws {
+    let hf = try ModelLoader.load(path: TinyGoldens.path("tiny-gpt2")).model
+    let c = hf.config, w = hf.weights
+    func f32(_ v: [Float]) -> [UInt8] { v.flatMap { withUnsafeBytes(of: $0.bitPattern.littleEndian, Array.init) } }
+    var e = GGUFEncoder()
+    e.metadata = [
+      ("general.architecture", .string("gpt2")), ("gpt2.block_count", .uint32(UInt32(c.layerCount))),
+      ("gpt2.context_length", .uint32(UInt32(c.maxPositions))), ("gpt2.embedding_length", .uint32(UInt32(c.hiddenSize))),
+      ("gpt2.feed_forward_length", .uint32(UInt32(c.originalIntermediateSize))),
+      ("gpt2.attention.head_count", .uint32(UInt32(c.originalHeadCount))),
+      ("gpt2.attention.layer_norm_epsilon", .float32(c.normEpsilon)), ("gpt2.vocab_size", .uint32(UInt32(c.vocabularySize))),
+    ]
+    func matrix(_ name: String, _ m: Matrix) {
+      e.tensors.append(.init(name: name, dimensions: [m.columns, m.rows], type: .f32, bytes: f32(m.storage)))
+    }
+    func vector(_ name: String, _ v: [Float]) { e.tensors.append(.init(name: name, dimensions: [v.count], type: .f32, bytes: f32(v))) }
+    matrix("token_embd.weight", w.tokenEmbedding)
+    matrix("position_embd.weight", w.positionEmbedding!)
+    for (l, layer) in w.layers.enumerated() {
+      vector("blk.\(l).attn_norm.weight", layer.attentionNorm.weight)
+      vector("blk.\(l).attn_norm.bias", layer.attentionNorm.bias!)
+      let qkv = [layer.query, layer.key, layer.value]
+      matrix("blk.\(l).attn_qkv.weight", Matrix(rows: 3 * c.hiddenSize, columns: c.hiddenSize, storage: qkv.flatMap(\.weight.storage)))
+      vector("blk.\(l).attn_qkv.bias", qkv.flatMap { $0.bias! })
+      matrix("blk.\(l).attn_output.weight", layer.output.weight)
+      vector("blk.\(l).attn_output.bias", layer.output.bias!)
+      vector("blk.\(l).ffn_norm.weight", layer.mlpNorm.weight)
+      vector("blk.\(l).ffn_norm.bias", layer.mlpNorm.bias!)
+      matrix("blk.\(l).ffn_up.weight", layer.up.weight)
+      vector("blk.\(l).ffn_up.bias", layer.up.bias!)
+      matrix("blk.\(l).ffn_down.weight", layer.down.weight)
+      vector("blk.\(l).ffn_down.bias", layer.down.bias!)
+    }
+    vector("output_norm.weight", w.finalNorm.weight)
+    vector("output_norm.bias", w.finalNorm.bias!)
+    let dir = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let url = dir.appendingPathComponent("gpt2.gguf")
+    try Data(e.encode()).write(to: url)
+    let gguf = try ModelLoader.load(path: url.path)
+    #expect(gguf.model.weights == w)
+    #expect(gguf.model.config.layers == c.layers && gguf.model.config.tieWordEmbeddings)
   }
 
   @Test("RoPE row order: HF row h·d + i·d/2 + j comes from GGUF row h·d + 2j + i")

@@ -1,6 +1,6 @@
 import Foundation
 import LinearAlgebra
-@testable import Transformer
+import Transformer
 
 /// A fresh temporary folder, removed by the caller.
 func makeTemporaryFolder() throws -> URL {

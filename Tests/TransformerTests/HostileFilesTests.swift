@@ -2,7 +2,7 @@
 // allocation). The files are derived from the valid tiny fixtures.
 import Foundation
 import Testing
-@testable import Transformer
+import Transformer
 
 @Suite("Hostile files")
 struct HostileFilesTests {
