@@ -6,6 +6,7 @@ import Foundation
 
 let benchmarks: [String: ([String]) throws -> Void] = [
   "gemm": GemmBenchmark.run,
+  "tokenizer": TokenizerBenchmark.run,
 ]
 
 var argv = Array(CommandLine.arguments.dropFirst())
