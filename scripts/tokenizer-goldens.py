@@ -143,11 +143,45 @@ def differential():
     (OUT / "pretokenizer-differential.json").write_text(
         json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n", encoding="utf-8")
     print(f"pretokenizer-differential: {len(texts)} texts")
+    return texts
+
+
+def small_tokenizer_jsons(texts):
+    """Small tokenizer.json files written by HF itself (BPE trained on WikiText-2 test, 600
+    tokens), one per pre-tokenizer family, with HF's ids for test strings."""
+    from tokenizers import Regex, normalizers, trainers
+    corpus = (DATA / "wikitext-2-raw" / "wiki.test.raw").read_text(encoding="utf-8").split("\n")
+    llama3 = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+    qwen2 = llama3.replace(r"\p{N}{1,3}", r"\p{N}")
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    plain = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    families = {
+        "gpt2": (byte_level, False, None),
+        "smollm": (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level]), False, None),
+        "llama3": (pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(llama3), "isolated"), plain]), True, None),
+        "qwen2": (pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(qwen2), "isolated"), plain]), False, normalizers.NFC()),
+    }
+    samples = texts[:60] + ["<|endoftext|> The 1990s' ca\u0301fe\u0301 ''ll  \n\n x", " = Robert Boulter = \n"]
+    for name, (pre, ignore, norm) in families.items():
+        tok = Tokenizer(models.BPE(ignore_merges=ignore))
+        tok.pre_tokenizer = pre
+        if norm is not None:
+            tok.normalizer = norm
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=["<|endoftext|>"],
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+        tok.train_from_iterator(corpus, trainer=trainer)
+        entry = {"generator": "scripts/tokenizer-goldens.py", "tokenizer_json": tok.to_str(), "texts": samples,
+                 "ids": [tok.encode(t, add_special_tokens=False).ids for t in samples]}
+        (OUT / f"hf-small-{name}.json").write_text(json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n",
+                                                   encoding="utf-8")
+        print(f"hf-small-{name}: {tok.get_vocab_size()} tokens")
 
 
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
-    differential()
+    texts = differential()
+    small_tokenizer_jsons(texts)
     if "--differential-only" in sys.argv:
         return
     wiki = "\n\n".join(wikitext_rows(DATA / "wikitext-2-raw" / "wiki.test.raw"))

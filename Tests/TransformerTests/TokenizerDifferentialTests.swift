@@ -51,3 +51,38 @@ struct TokenizerDifferentialTests {
     }
   }
 }
+
+/// Small tokenizer.json files written by HF `tokenizers` itself (one per pre-tokenizer
+/// family, trained by scripts/tokenizer-goldens.py), with HF's ids.
+@Suite("Tokenizer: HF-written tokenizer.json")
+struct TokenizerHFJSONTests {
+  struct Fixture: Decodable {
+    var tokenizer_json: String
+    var texts: [String]
+    var ids: [[Int]]
+  }
+
+  @Test("loads and gives HF's ids", arguments: ["gpt2", "smollm", "llama3", "qwen2"])
+  func load(name: String) throws {
+    let url = TokenizerFixtures.fixtures.appendingPathComponent("hf-small-\(name).json")
+    let f = try JSONDecoder().decode(Fixture.self, from: Data(contentsOf: url))
+    let t = try Tokenizer(tokenizerJSON: Data(f.tokenizer_json.utf8))
+    let expected: PreTokenizer = switch name {
+    case "gpt2": PreTokenizer(pattern: .gpt2)
+    case "smollm": PreTokenizer(pattern: .gpt2, isolatesDigits: true)
+    case "llama3": PreTokenizer(pattern: .llama3)
+    default: PreTokenizer(pattern: .qwen2)
+    }
+    #expect(t.preTokenizer == expected)
+    #expect(t.ignoresMerges == (name == "llama3"))
+    #expect(t.normalizesNFC == (name == "qwen2"))
+    #expect(t.addedTokens == [Tokenizer.AddedToken(id: 0, content: "<|endoftext|>", isSpecial: true)])
+    for (i, text) in f.texts.enumerated() {
+      // HF's `encode` matches special tokens written in the text.
+      #expect(t.encode(text, allowSpecialTokens: true) == f.ids[i], "\(name) text \(i)")
+    }
+    // And Pare's export of it still gives the same ids.
+    let again = try Tokenizer(tokenizerJSON: try t.tokenizerJSON())
+    #expect(again.encode(f.texts.last!, allowSpecialTokens: true) == f.ids.last!)
+  }
+}
