@@ -182,8 +182,9 @@ struct TokenizerBehaviourTests {
         arguments: [PreTokenizer(pattern: .gpt2, isolatesDigits: true), PreTokenizer(pattern: .llama3), PreTokenizer(pattern: .qwen2)])
   func exportPreTokenizers(pre: PreTokenizer) throws {
     let alphabet = (0..<256).map { ByteLevel.encode([UInt8($0)]) }
-    let t = try Tokenizer(tokens: alphabet + ["Ġt", "Ġth", "<|x|>"], merges: [("Ġ", "t"), ("Ġt", "h")],
-                          preTokenizer: pre, addedTokens: [AddedTokenFixture.special(258)],
+    let t = try Tokenizer(tokens: alphabet + ["Ġt", "Ġth", "<|x|>", AddedTokenFixture.awkward], merges: [("Ġ", "t"), ("Ġt", "h")],
+                          preTokenizer: pre,
+                          addedTokens: [AddedTokenFixture.special(258), .init(id: 259, content: AddedTokenFixture.awkward, isSpecial: false)],
                           ignoresMerges: pre.pattern == .llama3)
     let back = try Tokenizer(tokenizerJSON: try t.tokenizerJSON())
     #expect(back.preTokenizer == pre)
@@ -192,6 +193,7 @@ struct TokenizerBehaviourTests {
     #expect(back.addedTokens == t.addedTokens)
     #expect(back.encode(" the 1234<|x|>", allowSpecialTokens: true) == t.encode(" the 1234<|x|>", allowSpecialTokens: true))
     #expect(t.encode(" th<|x|>", allowSpecialTokens: true) == [257, 258])
+    #expect(back.encode("a" + AddedTokenFixture.awkward) == t.encode("a") + [259])  // non-special: always matched
   }
 
   @Test("vocab.json + merges.txt and folder loading")
@@ -296,4 +298,6 @@ struct EvaluationTextTests {
 
 enum AddedTokenFixture {
   static func special(_ id: Int) -> Tokenizer.AddedToken { .init(id: id, content: "<|x|>", isSpecial: true) }
+  /// A token that needs every JSON escape.
+  static let awkward = "<|q\"\\\t\u{1}é|>"
 }

@@ -52,6 +52,9 @@ public struct Tokenizer: Sendable {
   let tokenForBytes: [[UInt8]: Int32]
   /// Added tokens as scalar arrays, longest first, by first scalar.
   let addedByFirstScalar: [UInt32: [(scalars: [UInt32], id: Int32, special: Bool)]]
+  /// Does an added token start with this ASCII scalar? (Skips the lookup for most text.)
+  let addedFirstASCII: [Bool]
+  let hasNonSpecialAddedTokens: Bool
 
   public var vocabularySize: Int { tokens.count }
 
@@ -89,6 +92,8 @@ public struct Tokenizer: Sendable {
     }
     for k in byFirst.keys { byFirst[k]!.sort { $0.scalars.count > $1.scalars.count } }
     addedByFirstScalar = byFirst
+    addedFirstASCII = (0..<128).map { byFirst[UInt32($0)] != nil }
+    hasNonSpecialAddedTokens = addedTokens.contains { !$0.isSpecial }
 
     var bytes: [[UInt8]] = []
     bytes.reserveCapacity(tokens.count)
@@ -154,13 +159,15 @@ public struct Tokenizer: Sendable {
     var out: [Int32] = []
     out.reserveCapacity(t.bytes.count / 3)
     var cache = PieceCache()
-    var symbols: [Int32] = []
+    var symbols = MergeScratch()
     let n = t.scalars.count
     var start = 0
-    if !addedByFirstScalar.isEmpty {
+    if allowSpecialTokens ? !addedByFirstScalar.isEmpty : hasNonSpecialAddedTokens {
       var i = 0
       while i < n {
-        if let candidates = addedByFirstScalar[t.scalars[i]],
+        let v = t.scalars[i]
+        if v < 128 && !addedFirstASCII[Int(v)] { i += 1; continue }
+        if let candidates = addedByFirstScalar[v],
            let match = candidates.first(where: { ($0.special ? allowSpecialTokens : true) && matches($0.scalars, t.scalars, at: i) }) {
           if start < i { encodeStretch(t, start..<i, &cache, &symbols, &out) }
           out.append(match.id)
@@ -182,7 +189,7 @@ public struct Tokenizer: Sendable {
   }
 
   private func encodeStretch(_ t: ScalarText, _ range: Range<Int>, _ cache: inout PieceCache,
-                             _ symbols: inout [Int32], _ out: inout [Int32]) {
+                             _ symbols: inout MergeScratch, _ out: inout [Int32]) {
     preTokenizer.pieces(t, in: range) { piece in
       let lo = t.offsets[piece.lowerBound], hi = t.offsets[piece.upperBound]
       encodePiece(t.bytes, lo..<hi, &cache, &symbols, &out)
@@ -192,7 +199,7 @@ public struct Tokenizer: Sendable {
   /// BPE on the bytes `bytes[range]` of one piece, through the cache.
   @inline(__always)
   private func encodePiece(_ bytes: [UInt8], _ range: Range<Int>, _ cache: inout PieceCache,
-                           _ symbols: inout [Int32], _ out: inout [Int32]) {
+                           _ scratch: inout MergeScratch, _ out: inout [Int32]) {
     if range.count == 1, byteTokens[Int(bytes[range.lowerBound])] >= 0 {
       out.append(byteTokens[Int(bytes[range.lowerBound])])
       return
@@ -206,12 +213,12 @@ public struct Tokenizer: Sendable {
     if ignoresMerges, let whole = tokenForBytes[Array(bytes[range])] {
       out.append(whole)
     } else {
-      symbols.removeAll(keepingCapacity: true)
+      scratch.symbols.removeAll(keepingCapacity: true)
       for i in range {
         let s = byteTokens[Int(bytes[i])]
-        if s >= 0 { symbols.append(s) }
+        if s >= 0 { scratch.symbols.append(s) }
       }
-      BPE.merge(&symbols, table, into: &out)
+      BPE.merge(&scratch, table, into: &out)
     }
     cache.insert(key, out[before...])
   }
