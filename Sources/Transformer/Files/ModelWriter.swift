@@ -1,0 +1,174 @@
+// Writes a model folder Pare (and Hugging Face libraries, for unpruned layouts) can read:
+//
+//   model.safetensors   HF tensor names; F32 by default, F16/BF16 on request
+//   config.json         HF config plus a "pare" block with the per-layer sizes
+//   tokenizer files     as given by the caller (tokenizer.json, vocab.json, merges.txt, …)
+//   extra files         as given (report.json, report.md, …)
+//
+// Atomic: everything is written into a hidden temporary folder beside the target, which is
+// renamed into place only when complete; on any failure the temporary folder is removed.
+
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
+import Foundation
+#endif
+import LinearAlgebra
+
+/// Writes a model folder atomically.
+public struct ModelWriter: Sendable {
+  /// Element type of the stored weights.
+  public var dtype: StorageDType = .f32
+  /// Tokenizer files to copy into the folder, by file name.
+  public var tokenizerFiles: [String: Data] = [:]
+  /// Other files (reports), by file name.
+  public var extraFiles: [String: Data] = [:]
+  /// Replace a non-empty existing target folder.
+  public var overwrite = false
+  /// The model that was read: never overwritten, even with `overwrite`.
+  public var inputPath: String?
+  /// Failure injection, for tests of atomicity: throw `writeFailed` after this many files
+  /// have been written into the temporary folder. `nil` (the default) in normal use.
+  public var failAfterFileCount: Int?
+
+  public init(dtype: StorageDType = .f32, tokenizerFiles: [String: Data] = [:], extraFiles: [String: Data] = [:],
+              overwrite: Bool = false, inputPath: String? = nil) {
+    self.dtype = dtype
+    self.tokenizerFiles = tokenizerFiles
+    self.extraFiles = extraFiles
+    self.overwrite = overwrite
+    self.inputPath = inputPath
+  }
+
+  /// Writes `model` to the folder `target`.
+  /// - Throws: `ModelFileError.outputIsInput`, `.outputExists`, `.writeFailed`; nothing is
+  ///   left behind on failure and an existing target is untouched.
+  public func write(_ model: Model, to target: URL) throws {
+    let fm = FileManager.default
+    let targetURL = target.standardizedFileURL.resolvingSymlinksInPath()
+    if let inputPath {
+      let input = URL(fileURLWithPath: inputPath).standardizedFileURL.resolvingSymlinksInPath().path
+      let t = targetURL.path
+      if input == t || input.hasPrefix(t.hasSuffix("/") ? t : t + "/") {
+        throw ModelFileError.outputIsInput(path: target.path)
+      }
+    }
+    var isDirectory = false
+    let exists = fm.fileExists(atPath: targetURL.path, isDirectory: &isDirectory)
+    if exists {
+      guard isDirectory else { throw ModelFileError.outputExists(path: target.path) }
+      let contents = (try? fm.contentsOfDirectory(atPath: targetURL.path)) ?? []
+      guard contents.isEmpty || overwrite else { throw ModelFileError.outputExists(path: target.path) }
+    }
+    var files: [(String, Data?)] = []
+    for (name, data) in tokenizerFiles.sorted(by: { $0.key < $1.key }) + extraFiles.sorted(by: { $0.key < $1.key }) {
+      guard SafetensorsCollection.isPlainFileName(name), name != "config.json", name != "model.safetensors",
+            !files.contains(where: { $0.0 == name }) else {
+        throw ModelFileError.writeFailed(path: target.path, detail: "invalid or repeated extra file name '\(name)'")
+      }
+      files.append((name, data))
+    }
+
+    let parent = targetURL.deletingLastPathComponent()
+    let temp = parent.appendingPathComponent(".\(targetURL.lastPathComponent).pare-tmp-\(UUID().uuidString)")
+    do {
+      try fm.createDirectory(at: temp, withIntermediateDirectories: true)
+    } catch {
+      throw ModelFileError.writeFailed(path: target.path, detail: "cannot create a temporary folder in \(parent.path)")
+    }
+    do {
+      var written = 0
+      func step() throws {
+        written += 1
+        if let limit = failAfterFileCount, written >= limit {
+          throw ModelFileError.writeFailed(path: target.path, detail: "injected failure after \(written) file(s)")
+        }
+      }
+      try SafetensorsWriter.write(Self.tensors(of: model), dtype: dtype,
+                                  to: temp.appendingPathComponent("model.safetensors"))
+      try step()
+      let config = Data((model.config.huggingFaceJSON().serialized() + "\n").utf8)
+      try config.write(to: temp.appendingPathComponent("config.json"))
+      try step()
+      for (name, data) in files {
+        try (data ?? Data()).write(to: temp.appendingPathComponent(name))
+        try step()
+      }
+      if exists {
+        let old = parent.appendingPathComponent(".\(targetURL.lastPathComponent).pare-old-\(UUID().uuidString)")
+        try fm.moveItem(at: targetURL, to: old)
+        do { try fm.moveItem(at: temp, to: targetURL) } catch {
+          try? fm.moveItem(at: old, to: targetURL)
+          throw error
+        }
+        try? fm.removeItem(at: old)
+      } else {
+        try fm.moveItem(at: temp, to: targetURL)
+      }
+    } catch {
+      try? fm.removeItem(at: temp)
+      if let e = error as? ModelFileError { throw e }
+      throw ModelFileError.writeFailed(path: target.path, detail: "\(error)")
+    }
+  }
+
+  // MARK: - Tensors in HF layout
+
+  /// The model's tensors under HF names and layouts (GPT-2: fused Conv1D c_attn, in × out).
+  static func tensors(of model: Model) -> [TensorToWrite] {
+    let c = model.config, w = model.weights
+    var out: [TensorToWrite] = []
+    func matrix(_ name: String, _ m: Matrix) { out.append(TensorToWrite(name: name, shape: [m.rows, m.columns], values: m.storage)) }
+    func vector(_ name: String, _ v: [Float]) { out.append(TensorToWrite(name: name, shape: [v.count], values: v)) }
+    func norm(_ base: String, _ n: Norm) {
+      vector(base + ".weight", n.weight)
+      if let b = n.bias { vector(base + ".bias", b) }
+    }
+    func linear(_ base: String, _ l: Linear) {
+      matrix(base + ".weight", l.weight)
+      if let b = l.bias { vector(base + ".bias", b) }
+    }
+    func conv1D(_ base: String, _ l: Linear) {
+      matrix(base + ".weight", l.weight.transposed())
+      if let b = l.bias { vector(base + ".bias", b) }
+    }
+    switch c.architecture {
+    case .llama:
+      matrix(LlamaTensorNames.tokenEmbedding, w.tokenEmbedding)
+      for (l, layer) in w.layers.enumerated() {
+        norm(LlamaTensorNames.attentionNorm(l), layer.attentionNorm)
+        linear(LlamaTensorNames.query(l), layer.query)
+        linear(LlamaTensorNames.key(l), layer.key)
+        linear(LlamaTensorNames.value(l), layer.value)
+        linear(LlamaTensorNames.attentionOutput(l), layer.output)
+        norm(LlamaTensorNames.mlpNorm(l), layer.mlpNorm)
+        if let gate = layer.gate { linear(LlamaTensorNames.gate(l), gate) }
+        linear(LlamaTensorNames.up(l), layer.up)
+        linear(LlamaTensorNames.down(l), layer.down)
+      }
+      norm(LlamaTensorNames.finalNorm, w.finalNorm)
+      if let head = w.outputHead { matrix(LlamaTensorNames.outputHead, head) }
+    case .gpt2:
+      let p = "transformer."
+      matrix(GPT2TensorNames.tokenEmbedding(p), w.tokenEmbedding)
+      if let pos = w.positionEmbedding { matrix(GPT2TensorNames.positionEmbedding(p), pos) }
+      for (l, layer) in w.layers.enumerated() {
+        norm(GPT2TensorNames.attentionNorm(p, l), layer.attentionNorm)
+        let parts = [layer.query, layer.key, layer.value]
+        let fusedWeight = Matrix(rows: parts.reduce(0) { $0 + $1.outputCount }, columns: c.hiddenSize,
+                                 storage: parts.flatMap(\.weight.storage))
+        let anyBias = parts.contains { $0.bias != nil }
+        let fusedBias: [Float]? = anyBias
+          ? parts.flatMap { $0.bias ?? [Float](repeating: 0, count: $0.outputCount) } : nil
+        conv1D(GPT2TensorNames.queryKeyValue(p, l), Linear(weight: fusedWeight, bias: fusedBias))
+        conv1D(GPT2TensorNames.attentionOutput(p, l), layer.output)
+        norm(GPT2TensorNames.mlpNorm(p, l), layer.mlpNorm)
+        conv1D(GPT2TensorNames.up(p, l), layer.up)
+        conv1D(GPT2TensorNames.down(p, l), layer.down)
+      }
+      norm(GPT2TensorNames.finalNorm(p), w.finalNorm)
+      if let head = w.outputHead { matrix(GPT2TensorNames.outputHead, head) }
+    }
+    return out
+  }
+}
