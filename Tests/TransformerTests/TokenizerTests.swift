@@ -1,7 +1,7 @@
 import Foundation
 import LinearAlgebra
 import Testing
-@testable import Transformer
+import Transformer
 
 /// Loaded once: the llama.cpp test vocabularies are large (up to 152k tokens).
 enum TestVocabularies {
@@ -50,14 +50,7 @@ struct TokenizerVectorTests {
 
 @Suite("Tokenizer: pre-tokenizer pieces")
 struct PreTokenizerTests {
-  static func pieces(_ text: String, _ pre: PreTokenizer) -> [String] {
-    let t = ScalarText(utf8: Array(text.utf8))
-    var out: [String] = []
-    pre.pieces(t, in: 0..<t.scalars.count) { r in
-      out.append(String(decoding: t.bytes[t.offsets[r.lowerBound]..<t.offsets[r.upperBound]], as: UTF8.self))
-    }
-    return out
-  }
+  static func pieces(_ text: String, _ pre: PreTokenizer) -> [String] { pre.split(text) }
 
   // Expected pieces worked out by hand from the regular expressions in PreTokenizer.swift.
   @Test("GPT-2 pattern")
@@ -108,13 +101,12 @@ struct TokenizerBehaviourTests {
     for trial in 0..<300 {
       let n = trial < 250 ? Int(rng.next() % 40) + 1 : Int(rng.next() % 400) + 65
       let bytes = (0..<n).map { _ in rng.next() % 4 == 0 ? UInt8(truncatingIfNeeded: rng.next()) : alphabet[Int(rng.next() % UInt64(alphabet.count))] }
-      let symbols = bytes.map { t.byteTokens[Int($0)] }
-      let reference = BPE.mergeReference(symbols, t.table)
-      var short = symbols
-      BPE.mergeShort(&short, t.table)
-      #expect(short == reference, "trial \(trial)")
-      #expect(BPE.mergeLong(symbols, t.table) == reference, "trial \(trial)")
+      let reference = t.merge(bytes: bytes, algorithm: .reference)
+      #expect(t.merge(bytes: bytes, algorithm: .rankArray) == reference, "trial \(trial)")
+      #expect(t.merge(bytes: bytes, algorithm: .heap) == reference, "trial \(trial)")
     }
+    // The reference itself on a hand-checked case: "Ġ t" (rank 0) then "Ġt he"… give " the".
+    #expect(t.merge(bytes: Array(" the".utf8), algorithm: .reference) == [t.id(forToken: "Ġthe")!])
   }
 
   @Test("decode(encode(x)) == x on random Unicode text")
@@ -140,7 +132,7 @@ struct TokenizerBehaviourTests {
   @Test("ill-formed UTF-8 decodes to U+FFFD per maximal subpart")
   func invalidUTF8() throws {
     let t = try TestVocabularies.gpt2.get()
-    func ids(_ bytes: [UInt8]) -> [Int] { bytes.map { Int(t.byteTokens[Int($0)]) } }
+    func ids(_ bytes: [UInt8]) -> [Int] { bytes.map { t.id(forToken: ByteLevel.encode([$0]))! } }
     #expect(try t.decode(ids([0xE2, 0x82, 0x41])) == "\u{FFFD}A")             // truncated 3-byte
     #expect(try t.decode(ids([0xC0, 0x80])) == "\u{FFFD}\u{FFFD}")            // overlong
     #expect(try t.decode(ids([0xED, 0xA0, 0x80])) == "\u{FFFD}\u{FFFD}\u{FFFD}")  // surrogate

@@ -54,6 +54,16 @@ public struct PreTokenizer: Sendable, Equatable {
     }
   }
 
+  /// The pieces of `text`, in order; they concatenate to `text`.
+  public func split(_ text: String) -> [String] {
+    let t = ScalarText(utf8: Array(text.utf8))
+    var out: [String] = []
+    pieces(t, in: 0..<t.scalars.count) { r in
+      out.append(String(decoding: t.bytes[t.offsets[r.lowerBound]..<t.offsets[r.upperBound]], as: UTF8.self))
+    }
+    return out
+  }
+
   /// The piece boundaries of `text`, as ranges of scalar indices into `text.scalars`.
   /// Pieces are contiguous and cover the text exactly.
   func pieces(_ text: ScalarText, in range: Range<Int>, _ body: (Range<Int>) -> Void) {

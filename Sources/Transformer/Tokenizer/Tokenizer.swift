@@ -223,6 +223,32 @@ public struct Tokenizer: Sendable {
     cache.insert(key, out[before...])
   }
 
+  /// The three implementations of byte-pair merging (see BPE.swift); `encode` uses
+  /// `rankArray` for short pieces and `heap` for long ones. Public for tests and benchmarks.
+  public enum MergeAlgorithm: Sendable, CaseIterable {
+    /// Plain quadratic scan: the ground truth.
+    case reference
+    /// Pair ranks cached in an array: O(n) per merge.
+    case rankArray
+    /// Binary heap over a linked list: O(n log n).
+    case heap
+  }
+
+  /// BPE merges of `bytes` taken as one piece (no pre-tokenisation, no cache), by `algorithm`.
+  public func merge(bytes: [UInt8], algorithm: MergeAlgorithm) -> [Int] {
+    let symbols = bytes.compactMap { byteTokens[Int($0)] >= 0 ? byteTokens[Int($0)] : nil }
+    let out: [Int32]
+    switch algorithm {
+    case .reference: out = BPE.mergeReference(symbols, table)
+    case .rankArray:
+      var s = symbols
+      BPE.mergeShort(&s, table)
+      out = s
+    case .heap: out = symbols.count < 2 ? symbols : BPE.mergeLong(symbols, table)
+    }
+    return out.map(Int.init)
+  }
+
   // MARK: - Decoding
 
   /// The bytes of `ids`, concatenated. Special tokens give their text unless skipped.
