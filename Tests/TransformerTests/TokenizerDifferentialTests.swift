@@ -43,6 +43,8 @@ struct TokenizerDifferentialTests {
     let t = try TestVocabularies.gpt2.get()
     for (i, text) in f.texts.enumerated() {
       #expect(t.encode(text) == f.gpt2_ids[i], "text \(i)")
+      // Cut into stretches wherever allowed: still HF's ids.
+      #expect(t.encodeIDs(text, segmentBytes: 1).map(Int.init) == f.gpt2_ids[i], "text \(i), segmented")
     }
   }
 }

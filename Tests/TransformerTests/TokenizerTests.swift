@@ -109,6 +109,20 @@ struct TokenizerBehaviourTests {
     #expect(t.merge(bytes: Array(" the".utf8), algorithm: .reference) == [t.id(forToken: "Ġthe")!])
   }
 
+  @Test("ids do not depend on the segment size", arguments: ["gpt2", "llama3", "qwen2"])
+  func segments(name: String) throws {
+    let t = try (name == "gpt2" ? TestVocabularies.gpt2 : name == "llama3" ? TestVocabularies.llama3 : TestVocabularies.qwen2).get()
+    var texts = try TokenizerVectorTests.cases("gpt-2").map(\.text)
+    texts.append(texts.joined(separator: "\n"))
+    texts.append("a\nb\n\nc \n d\r\ne'\nS\n'S 12\n34\n  x\n\tX\n<|endoftext|>\nZ ab  cd   e\n\nf \n")
+    for text in texts {
+      let whole = t.encodeIDs(text, allowSpecialTokens: true, segmentBytes: .max)
+      for size in [1, 2, 7, 64] {
+        #expect(t.encodeIDs(text, allowSpecialTokens: true, segmentBytes: size) == whole, "\(name) size \(size): \(text.debugDescription)")
+      }
+    }
+  }
+
   @Test("decode(encode(x)) == x on random Unicode text")
   func roundTrip() throws {
     var rng = SplitMix64(seed: 44)

@@ -55,6 +55,8 @@ public struct Tokenizer: Sendable {
   /// Does an added token start with this ASCII scalar? (Skips the lookup for most text.)
   let addedFirstASCII: [Bool]
   let hasNonSpecialAddedTokens: Bool
+  /// No added token contains a pair where `isCut` would cut.
+  let canCutAtNewlines: Bool
 
   public var vocabularySize: Int { tokens.count }
 
@@ -94,6 +96,10 @@ public struct Tokenizer: Sendable {
     addedByFirstScalar = byFirst
     addedFirstASCII = (0..<128).map { byFirst[UInt32($0)] != nil }
     hasNonSpecialAddedTokens = addedTokens.contains { !$0.isSpecial }
+    canCutAtNewlines = !addedTokens.contains { a in
+      let b = Array(a.content.utf8)
+      return b.indices.dropFirst().contains { Self.isCut(b[$0 - 1], b[$0]) }
+    }
 
     var bytes: [[UInt8]] = []
     bytes.reserveCapacity(tokens.count)
@@ -152,14 +158,48 @@ public struct Tokenizer: Sendable {
     encodeIDs(text, allowSpecialTokens: allowSpecialTokens).map(Int.init)
   }
 
+  /// Default size of the stretches `encodeIDs` works on (see `encodeIDs`).
+  public static let segmentBytes = 1 << 20
+
   /// Same as `encode`, as 32-bit ids.
-  public func encodeIDs(_ text: String, allowSpecialTokens: Bool = false) -> [Int32] {
+  ///
+  /// The text is handled in stretches of about `segmentBytes` bytes, so the working arrays
+  /// (about 14 bytes per text byte) stay small for big inputs. A stretch ends only between an
+  /// ASCII letter and a following space or "\n": every supported pattern ends a piece there
+  /// (a letter run or contraction cannot take in white space), and since the scalar before the
+  /// cut is not white space, no `\s+(?!\S)` lookahead can see across it. When an added token
+  /// contains such a pair, the text is not cut. The ids never depend on `segmentBytes`.
+  public func encodeIDs(_ text: String, allowSpecialTokens: Bool = false, segmentBytes: Int = Tokenizer.segmentBytes) -> [Int32] {
     let source = normalizesNFC ? text.precomposedForTokenizer : text
-    let t = ScalarText(utf8: Array(source.utf8))
+    let bytes = Array(source.utf8)
     var out: [Int32] = []
-    out.reserveCapacity(t.bytes.count / 3)
+    out.reserveCapacity(bytes.count / 3)
     var cache = PieceCache()
-    var symbols = MergeScratch()
+    var scratch = MergeScratch()
+    var start = 0
+    while start < bytes.count {
+      var end = bytes.count
+      if canCutAtNewlines && bytes.count - start > max(segmentBytes, 1) {
+        var k = start + max(segmentBytes, 1)
+        while k < bytes.count && !Self.isCut(bytes[k - 1], bytes[k]) { k += 1 }
+        end = k
+      }
+      let t = ScalarText(utf8: Array(bytes[start..<end]))
+      encodeSegment(t, allowSpecialTokens, &cache, &scratch, &out)
+      start = end
+    }
+    return out
+  }
+
+  /// May a stretch end between bytes `a` and `b`? (An ASCII letter, then a space or "\n".)
+  @inline(__always)
+  static func isCut(_ a: UInt8, _ b: UInt8) -> Bool {
+    (b == 0x20 || b == 0x0A) && (a | 0x20) >= 0x61 && (a | 0x20) <= 0x7A
+  }
+
+  /// Added tokens, then pre-tokenizer pieces, of one stretch.
+  private func encodeSegment(_ t: ScalarText, _ allowSpecialTokens: Bool, _ cache: inout PieceCache,
+                             _ symbols: inout MergeScratch, _ out: inout [Int32]) {
     let n = t.scalars.count
     var start = 0
     if allowSpecialTokens ? !addedByFirstScalar.isEmpty : hasNonSpecialAddedTokens {
@@ -179,7 +219,6 @@ public struct Tokenizer: Sendable {
       }
     }
     if start < n { encodeStretch(t, start..<n, &cache, &symbols, &out) }
-    return out
   }
 
   private func matches(_ needle: [UInt32], _ hay: [UInt32], at i: Int) -> Bool {
