@@ -215,6 +215,13 @@ struct TokenizerBehaviourTests {
     try Data(merges.utf8).write(to: dir.appendingPathComponent("merges.txt"))
     let loaded = try Tokenizer.load(modelPath: dir.path)
     for c in try TokenizerVectorTests.cases("gpt-2") { #expect(loaded.encode(c.text) == c.ids) }
+    // A tokenizer.json beside them wins; it can also be named directly.
+    let json = dir.appendingPathComponent("tokenizer.json")
+    try t.tokenizerJSON().write(to: json)
+    #expect(try Tokenizer.load(modelPath: dir.path).merges.count == t.merges.count)
+    #expect(try Tokenizer.load(modelPath: json.path).encode("Hello world") == [15496, 995])
+    try Data("{}".utf8).write(to: json)
+    #expect(throws: TokenizerError.self) { try Tokenizer.load(modelPath: dir.path) }
     #expect(loaded.encode("x<|endoftext|>", allowSpecialTokens: true).last == 50256)
   }
 

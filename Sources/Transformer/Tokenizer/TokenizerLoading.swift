@@ -14,8 +14,8 @@ extension Tokenizer {
 
   // MARK: - Any model path
 
-  /// The tokenizer of a model: a GGUF file, or a folder holding `tokenizer.json` or
-  /// `vocab.json` + `merges.txt`.
+  /// The tokenizer of a model: a GGUF file, a folder holding `tokenizer.json` or
+  /// `vocab.json` + `merges.txt`, or a `tokenizer.json` file itself.
   public static func load(modelPath: String) throws -> Tokenizer {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: modelPath, isDirectory: &isDirectory) else {
@@ -32,6 +32,9 @@ extension Tokenizer {
         return try Tokenizer(vocabJSON: try readFile(vocab), mergesText: try readFile(merges))
       }
       throw TokenizerError.missing("tokenizer.json (or vocab.json + merges.txt) in '\(modelPath)'")
+    }
+    if url.pathExtension.lowercased() == "json" {
+      return try Tokenizer(tokenizerJSON: try readFile(url))
     }
     let file = try GGUFFile(contentsOf: url)
     return try Tokenizer(ggufMetadata: file.metadata)
