@@ -7,6 +7,7 @@ import Foundation
 let benchmarks: [String: ([String]) throws -> Void] = [
   "gemm": GemmBenchmark.run,
   "load": LoadBenchmark.run,
+  "tokenizer": TokenizerBenchmark.run,
 ]
 
 var argv = Array(CommandLine.arguments.dropFirst())

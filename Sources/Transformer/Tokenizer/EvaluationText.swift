@@ -1,0 +1,94 @@
+// The perplexity protocol's text (DESIGN.md §4): how a dataset file becomes one string.
+import Foundation
+
+/// Joins an evaluation dataset into the single string that is tokenized once.
+///
+/// - `wikitext`: rows are the file's lines, each keeping its trailing "\n"; a line that is
+///   blank (only white space) is the empty row "" (as the HF `wikitext` dataset has it). Rows
+///   are joined with "\n\n".
+/// - `ptb`: rows are the lines stripped of surrounding white space (HF `ptb_text_only`),
+///   joined with "\n\n". A final newline does not start an extra row.
+/// - `text`: the file as it is.
+///
+/// "White space" follows Python's `str.strip()`: Unicode White_Space plus U+001C…U+001F.
+public enum EvaluationText {
+  public enum Format: String, Sendable, CaseIterable {
+    case wikitext, ptb, text
+  }
+
+  /// Largest dataset file read.
+  public static let maxFileBytes = 1 << 30
+
+  public enum LoadError: Error, Sendable, Equatable, CustomStringConvertible {
+    case unreadable(path: String, reason: String)
+    case tooLarge(path: String, bytes: Int)
+    case notUTF8(path: String)
+
+    public var description: String {
+      switch self {
+      case let .unreadable(path, reason): return "cannot read dataset \(path): \(reason)"
+      case let .tooLarge(path, bytes): return "dataset \(path) is too large (\(bytes) bytes, limit \(EvaluationText.maxFileBytes))"
+      case let .notUTF8(path): return "dataset \(path) is not valid UTF-8 text"
+      }
+    }
+  }
+
+  /// Reads `path` and joins it as `format` says.
+  public static func load(path: String, format: Format) throws -> String {
+    if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int, size > maxFileBytes {
+      throw LoadError.tooLarge(path: path, bytes: size)
+    }
+    let data: Data
+    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+      let reason = FileManager.default.fileExists(atPath: path) ? "\(error.localizedDescription)" : "no such file"
+      throw LoadError.unreadable(path: path, reason: reason)
+    }
+    guard let text = String(validatingUTF8Data: data) else { throw LoadError.notUTF8(path: path) }
+    return join(text, format: format)
+  }
+
+  /// Joins already-read file contents as `format` says.
+  public static func join(_ contents: String, format: Format) -> String {
+    switch format {
+    case .text:
+      return contents
+    case .wikitext:
+      return lines(contents).map { line in
+        line.unicodeScalars.allSatisfy(isStripped) ? "" : String(line) + "\n"
+      }.joined(separator: "\n\n")
+    case .ptb:
+      return lines(contents).map { strip($0) }.joined(separator: "\n\n")
+    }
+  }
+
+  /// The file's lines without their "\n" (a final "\n" ends the last line, it does not
+  /// start an empty one; a last line without "\n" is still a line).
+  /// Note: for wikitext, a last line with no "\n" gets one, as every HF row has.
+  /// Splits on the byte 0x0A itself (a `Character` split would keep "\r\n" whole).
+  static func lines(_ s: String) -> [Substring] {
+    var parts = s.utf8.split(separator: 0x0A, omittingEmptySubsequences: false).map { Substring($0) }
+    if parts.last?.isEmpty == true { parts.removeLast() }
+    return parts
+  }
+
+  /// Python's `str.isspace()` set: White_Space, plus the information separators U+001C…U+001F.
+  static func isStripped(_ u: Unicode.Scalar) -> Bool {
+    u.properties.isWhitespace || (0x1C...0x1F).contains(u.value)
+  }
+
+  static func strip(_ s: Substring) -> String {
+    let scalars = s.unicodeScalars
+    guard let first = scalars.firstIndex(where: { !isStripped($0) }),
+          let last = scalars.lastIndex(where: { !isStripped($0) }) else { return "" }
+    return String(scalars[first...last])
+  }
+}
+
+extension String {
+  /// The text of `data` when it is well-formed UTF-8, nil otherwise.
+  init?(validatingUTF8Data data: Data) {
+    let bytes = [UInt8](data)
+    guard let s = String(validating: bytes, as: UTF8.self) else { return nil }
+    self = s
+  }
+}
