@@ -5,7 +5,7 @@
 
 /// Columns per block of the factorisation.
 private let choleskyBlock = 64
-/// Right-hand-side columns per solve task: one SIMD32<Double> (four zmm) per row.
+/// Right-hand-side columns per solve task: four SIMD8<Double> (four zmm) per row.
 private let solveWidth = 32
 
 /// Overwrites the lower triangle of `a` with L (`A = L·Lᵀ`) and zeroes the upper triangle.
@@ -120,21 +120,18 @@ func choleskySolve(lower: [Double], reversedTranspose: [Double], n: Int, b: Matr
           nonisolated(unsafe) let (l, rt, src, dst) = (lBuf.baseAddress!, rBuf.baseAddress!,
                                                        bBuf.baseAddress!, oBuf.baseAddress!)
           parallelFor(tasks: (r + solveWidth - 1) / solveWidth, makeScratch: {
-            UnsafeMutablePointer<SIMD32<Double>>.allocate(capacity: n)
+            UnsafeMutablePointer<Double>.allocate(capacity: n * solveWidth)
           }, releaseScratch: { $0.deallocate() }) { t, y in
             let c0 = t * solveWidth, w = min(solveWidth, r - c0)
             for i in 0..<n {
-              var v = SIMD32<Double>()
-              for c in 0..<w { v[c] = Double(src[i * r + c0 + c]) }
-              y[i] = v
+              for c in 0..<solveWidth { y[i * solveWidth + c] = c < w ? Double(src[i * r + c0 + c]) : 0 }
             }
             forwardSubstitute(l, n: n, y)          // y ← L⁻¹·B
             reverseRows(y, n: n)
             forwardSubstitute(rt, n: n, y)         // reversed order: y ← L⁻ᵀ·y
             reverseRows(y, n: n)
             for i in 0..<n {
-              let v = y[i]
-              for c in 0..<w { dst[i * r + c0 + c] = Float(v[c]) }
+              for c in 0..<w { dst[i * r + c0 + c] = Float(y[i * solveWidth + c]) }
             }
           }
         }
@@ -145,48 +142,78 @@ func choleskySolve(lower: [Double], reversedTranspose: [Double], n: Int, b: Matr
 }
 
 @inline(__always)
-private func reverseRows(_ y: UnsafeMutablePointer<SIMD32<Double>>, n: Int) {
+private func reverseRows(_ y: UnsafeMutablePointer<Double>, n: Int) {
   var i = 0, j = n - 1
-  while i < j { swap(&y[i], &y[j]); i += 1; j -= 1 }
+  while i < j {
+    for c in 0..<solveWidth { swap(&y[i * solveWidth + c], &y[j * solveWidth + c]) }
+    i += 1; j -= 1
+  }
 }
 
-/// In place `y ← T⁻¹·y` for lower-triangular T (row-major n×n); y has n rows of 32 values.
-/// Four rows at a time share each load of y[p] (16 zmm accumulators), then the 4×4
-/// triangle inside the group is finished row by row.
-private func forwardSubstitute(_ t: UnsafePointer<Double>, n: Int,
-                               _ y: UnsafeMutablePointer<SIMD32<Double>>) {
+/// In place `y ← T⁻¹·y` for lower-triangular T (row-major n×n); y has n rows of 32 values
+/// (row i at y + 32·i). Four rows at a time share each load of y[p] (16 SIMD8 accumulators),
+/// then the 4×4 triangle inside the group is finished row by row.
+private func forwardSubstitute(_ t: UnsafePointer<Double>, n: Int, _ y: UnsafeMutablePointer<Double>) {
+  let ry = UnsafeMutableRawPointer(y)
+  @inline(__always) func load(_ row: Int, _ v: Int) -> SIMD8<Double> {
+    ry.loadUnaligned(fromByteOffset: (row * 32 + v * 8) * 8, as: SIMD8<Double>.self)
+  }
+  @inline(__always) func store(_ x: SIMD8<Double>, _ row: Int, _ v: Int) {
+    ry.storeBytes(of: x, toByteOffset: (row * 32 + v * 8) * 8, as: SIMD8<Double>.self)
+  }
   var i = 0
   while i + 4 <= n {
     let t0 = t + i * n, t1 = t0 + n, t2 = t1 + n, t3 = t2 + n
-    var a0 = y[i], a1 = y[i + 1], a2 = y[i + 2], a3 = y[i + 3]
+    var a00 = load(i + 0, 0); var a01 = load(i + 0, 1); var a02 = load(i + 0, 2); var a03 = load(i + 0, 3)
+    var a10 = load(i + 1, 0); var a11 = load(i + 1, 1); var a12 = load(i + 1, 2); var a13 = load(i + 1, 3)
+    var a20 = load(i + 2, 0); var a21 = load(i + 2, 1); var a22 = load(i + 2, 2); var a23 = load(i + 2, 3)
+    var a30 = load(i + 3, 0); var a31 = load(i + 3, 1); var a32 = load(i + 3, 2); var a33 = load(i + 3, 3)
     for p in 0..<i {
-      let v = y[p]
+      let v0 = load(p, 0)
+      let v1 = load(p, 1)
+      let v2 = load(p, 2)
+      let v3 = load(p, 3)
+      let s0 = SIMD8<Double>(repeating: -t0[p])
+      let s1 = SIMD8<Double>(repeating: -t1[p])
+      let s2 = SIMD8<Double>(repeating: -t2[p])
+      let s3 = SIMD8<Double>(repeating: -t3[p])
       #if PARE_FMA
-      a0.addProduct(SIMD32(repeating: -t0[p]), v); a1.addProduct(SIMD32(repeating: -t1[p]), v)
-      a2.addProduct(SIMD32(repeating: -t2[p]), v); a3.addProduct(SIMD32(repeating: -t3[p]), v)
+      a00.addProduct(s0, v0); a01.addProduct(s0, v1); a02.addProduct(s0, v2); a03.addProduct(s0, v3)
+      a10.addProduct(s1, v0); a11.addProduct(s1, v1); a12.addProduct(s1, v2); a13.addProduct(s1, v3)
+      a20.addProduct(s2, v0); a21.addProduct(s2, v1); a22.addProduct(s2, v2); a23.addProduct(s2, v3)
+      a30.addProduct(s3, v0); a31.addProduct(s3, v1); a32.addProduct(s3, v2); a33.addProduct(s3, v3)
       #else
-      a0 -= SIMD32(repeating: t0[p]) * v; a1 -= SIMD32(repeating: t1[p]) * v
-      a2 -= SIMD32(repeating: t2[p]) * v; a3 -= SIMD32(repeating: t3[p]) * v
+      a00 += s0 * v0; a01 += s0 * v1; a02 += s0 * v2; a03 += s0 * v3
+      a10 += s1 * v0; a11 += s1 * v1; a12 += s1 * v2; a13 += s1 * v3
+      a20 += s2 * v0; a21 += s2 * v1; a22 += s2 * v2; a23 += s2 * v3
+      a30 += s3 * v0; a31 += s3 * v1; a32 += s3 * v2; a33 += s3 * v3
       #endif
     }
-    a0 /= SIMD32(repeating: t0[i])
-    a1 -= SIMD32(repeating: t1[i]) * a0
-    a1 /= SIMD32(repeating: t1[i + 1])
-    a2 -= SIMD32(repeating: t2[i]) * a0
-    a2 -= SIMD32(repeating: t2[i + 1]) * a1
-    a2 /= SIMD32(repeating: t2[i + 2])
-    a3 -= SIMD32(repeating: t3[i]) * a0
-    a3 -= SIMD32(repeating: t3[i + 1]) * a1
-    a3 -= SIMD32(repeating: t3[i + 2]) * a2
-    a3 /= SIMD32(repeating: t3[i + 3])
-    y[i] = a0; y[i + 1] = a1; y[i + 2] = a2; y[i + 3] = a3
+    do { let s = SIMD8<Double>(repeating: t0[i + 0]); a00 /= s; a01 /= s; a02 /= s; a03 /= s }
+    do { let s = SIMD8<Double>(repeating: t1[i + 0]); a10 -= s * a00; a11 -= s * a01; a12 -= s * a02; a13 -= s * a03 }
+    do { let s = SIMD8<Double>(repeating: t1[i + 1]); a10 /= s; a11 /= s; a12 /= s; a13 /= s }
+    do { let s = SIMD8<Double>(repeating: t2[i + 0]); a20 -= s * a00; a21 -= s * a01; a22 -= s * a02; a23 -= s * a03 }
+    do { let s = SIMD8<Double>(repeating: t2[i + 1]); a20 -= s * a10; a21 -= s * a11; a22 -= s * a12; a23 -= s * a13 }
+    do { let s = SIMD8<Double>(repeating: t2[i + 2]); a20 /= s; a21 /= s; a22 /= s; a23 /= s }
+    do { let s = SIMD8<Double>(repeating: t3[i + 0]); a30 -= s * a00; a31 -= s * a01; a32 -= s * a02; a33 -= s * a03 }
+    do { let s = SIMD8<Double>(repeating: t3[i + 1]); a30 -= s * a10; a31 -= s * a11; a32 -= s * a12; a33 -= s * a13 }
+    do { let s = SIMD8<Double>(repeating: t3[i + 2]); a30 -= s * a20; a31 -= s * a21; a32 -= s * a22; a33 -= s * a23 }
+    do { let s = SIMD8<Double>(repeating: t3[i + 3]); a30 /= s; a31 /= s; a32 /= s; a33 /= s }
+    store(a00, i + 0, 0); store(a01, i + 0, 1); store(a02, i + 0, 2); store(a03, i + 0, 3)
+    store(a10, i + 1, 0); store(a11, i + 1, 1); store(a12, i + 1, 2); store(a13, i + 1, 3)
+    store(a20, i + 2, 0); store(a21, i + 2, 1); store(a22, i + 2, 2); store(a23, i + 2, 3)
+    store(a30, i + 3, 0); store(a31, i + 3, 1); store(a32, i + 3, 2); store(a33, i + 3, 3)
     i += 4
   }
   while i < n {
     let ti = t + i * n
-    var a = y[i]
-    for p in 0..<i { a -= SIMD32(repeating: ti[p]) * y[p] }
-    y[i] = a / SIMD32(repeating: ti[i])
+    var a0 = load(i, 0), a1 = load(i, 1), a2 = load(i, 2), a3 = load(i, 3)
+    for p in 0..<i {
+      let s = SIMD8<Double>(repeating: ti[p])
+      a0 -= s * load(p, 0); a1 -= s * load(p, 1); a2 -= s * load(p, 2); a3 -= s * load(p, 3)
+    }
+    let d = SIMD8<Double>(repeating: ti[i])
+    store(a0 / d, i, 0); store(a1 / d, i, 1); store(a2 / d, i, 2); store(a3 / d, i, 3)
     i += 1
   }
 }
