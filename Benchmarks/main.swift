@@ -8,6 +8,7 @@ let benchmarks: [String: ([String]) throws -> Void] = [
   "gemm": GemmBenchmark.run,
   "forward": ForwardBenchmark.run,
   "load": LoadBenchmark.run,
+  "prune": PruneBenchmark.run,
   "tokenizer": TokenizerBenchmark.run,
 ]
 
