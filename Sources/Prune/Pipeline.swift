@@ -145,11 +145,12 @@ public struct PruningPipeline: Sendable {
         xd = original.applyNorm(.attention, to: dense)
         xp = original.applyNorm(.attention, to: pruned)
       }
+      var yp = yd
       try pruneAttention(&layer, original: original, xd: xd, xp: xp, denseResidual: dense, prunedResidual: pruned,
-                         cut: cut.heads, context: context, rng: &rng, report: &report, denseOutput: &yd)
+                         cut: cut.heads, context: context, rng: &rng, report: &report, denseOutput: &yd, prunedOutput: &yp)
       if hasData {
         add(&dense, yd)
-        add(&pruned, layer.attention(xp, batch: batch))
+        add(&pruned, yp)
       }
 
       // MARK: MLP module
@@ -159,10 +160,10 @@ public struct PruningPipeline: Sendable {
         xp = original.applyNorm(.mlp, to: pruned)
       }
       try pruneMLP(&layer, original: original, xd: xd, xp: xp, denseResidual: dense, prunedResidual: pruned,
-                   cut: cut.channels, context: context, rng: &rng, report: &report, denseOutput: &yd)
+                   cut: cut.channels, context: context, rng: &rng, report: &report, denseOutput: &yd, prunedOutput: &yp)
       if hasData {
         add(&dense, yd)
-        add(&pruned, layer.mlp(xp))
+        add(&pruned, yp)
       }
 
       newConfig.layers[index] = layer.shape
@@ -192,7 +193,8 @@ public struct PruningPipeline: Sendable {
   /// Attention: level-1 = Q, K, V; inner = per-head context; level-2 = O; unit = query head.
   func pruneAttention(_ layer: inout TransformerLayer, original: TransformerLayer, xd: Matrix, xp: Matrix,
                       denseResidual: Matrix, prunedResidual: Matrix, cut: Int, context: StreamContext,
-                      rng: inout SplitMix64, report: inout LayerReport, denseOutput yd: inout Matrix) throws {
+                      rng: inout SplitMix64, report: inout LayerReport, denseOutput yd: inout Matrix,
+                      prunedOutput yp: inout Matrix) throws {
     let d = layer.headDimension
     var stats: ModuleStatistics?
     var levelTwo: LeastSquares?
@@ -271,14 +273,16 @@ public struct PruningPipeline: Sendable {
     report.keptKeyValueHeads = shape.keyValueHeadCount
     if context.hasData {
       let target = moduleTarget(yd, denseResidual: denseResidual, prunedResidual: prunedResidual)
-      report.attentionError = relativeSquaredError(layer.attention(xp, batch: context.batch), target)
+      yp = layer.attention(xp, batch: context.batch)
+      report.attentionError = relativeSquaredError(yp, target)
     }
   }
 
   /// MLP: level-1 = up (and gate); inner = activation h; level-2 = down; unit = channel.
   func pruneMLP(_ layer: inout TransformerLayer, original: TransformerLayer, xd: Matrix, xp: Matrix,
                 denseResidual: Matrix, prunedResidual: Matrix, cut: Int, context: StreamContext,
-                rng: inout SplitMix64, report: inout LayerReport, denseOutput yd: inout Matrix) throws {
+                rng: inout SplitMix64, report: inout LayerReport, denseOutput yd: inout Matrix,
+                prunedOutput yp: inout Matrix) throws {
     var stats: ModuleStatistics?
     var levelTwo: LeastSquares?
     if context.hasData {
@@ -341,7 +345,8 @@ public struct PruningPipeline: Sendable {
     report.removedChannels = removed.count
     if context.hasData {
       let target = moduleTarget(yd, denseResidual: denseResidual, prunedResidual: prunedResidual)
-      report.mlpError = relativeSquaredError(layer.mlp(xp), target)
+      yp = layer.mlp(xp)
+      report.mlpError = relativeSquaredError(yp, target)
     }
   }
 
