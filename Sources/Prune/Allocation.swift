@@ -13,6 +13,10 @@ public enum AllocationStrategy: String, CaseIterable, Sendable, Codable {
   /// Scores standardised per module, ranked across all modules; the lowest go until the
   /// parameter budget is met, keeping at least one unit per module (FLAP's adaptive structure).
   case global
+  /// Ours: each unit's score, an output energy, is divided by the energy of the residual
+  /// stream it is added to (`E‖h‖²` at that depth) and by the unit's parameter cost; units
+  /// are removed in ascending order of that relative damage per parameter.
+  case energy
 }
 
 /// Units to remove from one layer's two modules.
@@ -46,12 +50,49 @@ public enum Allocation {
   public static func global(sparsity s: Double, layers: [Int: LayerWeights], shapes: [Int: LayerShape],
                             headDimension d: Int, headScores: [Int: [Double]], channelScores: [Int: [Double]],
                             roundTo: Int = 1) -> [Int: LayerCut] {
-    struct Candidate { var z: Double; var layer: Int; var unit: Int; var isHead: Bool }
     var candidates: [Candidate] = []
-    for (layer, scores) in headScores { candidates += standardised(scores).enumerated().map { Candidate(z: $1, layer: layer, unit: $0, isHead: true) } }
-    for (layer, scores) in channelScores { candidates += standardised(scores).enumerated().map { Candidate(z: $1, layer: layer, unit: $0, isHead: false) } }
-    candidates.sort { ($0.z, $0.layer, $0.isHead ? 0 : 1, $0.unit) < ($1.z, $1.layer, $1.isHead ? 0 : 1, $1.unit) }
+    for (layer, scores) in headScores { candidates += standardised(scores).enumerated().map { Candidate(key: $1, layer: layer, unit: $0, isHead: true) } }
+    for (layer, scores) in channelScores { candidates += standardised(scores).enumerated().map { Candidate(key: $1, layer: layer, unit: $0, isHead: false) } }
+    return greedy(candidates, sparsity: s, layers: layers, shapes: shapes, headDimension: d, roundTo: roundTo)
+  }
 
+  /// Energy: unit i of a module whose output is added to a residual stream of energy
+  /// `E‖h‖²` (`attentionEnergy`/`mlpEnergy` per layer) gets the key
+  ///
+  /// ```
+  /// key_i = (score_i / E‖h‖²) / cost_i
+  /// ```
+  /// (its relative output damage per parameter removed; a head's cost includes its share
+  /// of its KV head); units are removed in ascending key until the budget is met. Meaningful
+  /// for energy-valued criteria (exact-moment, second-moment heads, flap).
+  public static func energy(sparsity s: Double, layers: [Int: LayerWeights], shapes: [Int: LayerShape],
+                            headDimension d: Int, headScores: [Int: [Double]], channelScores: [Int: [Double]],
+                            attentionEnergy: [Int: Double], mlpEnergy: [Int: Double], roundTo: Int = 1) -> [Int: LayerCut] {
+    var candidates: [Candidate] = []
+    for (layer, scores) in headScores {
+      guard let weights = layers[layer], let shape = shapes[layer] else { continue }
+      let group = Double(shape.queryHeadCount) / Double(max(shape.keyValueHeadCount, 1))
+      let cost = Double(ParameterCount.queryHeadCost(weights, headDimension: d))
+        + Double(ParameterCount.keyValueHeadCost(weights, headDimension: d)) / group
+      let e = max(attentionEnergy[layer] ?? 1, .leastNormalMagnitude)
+      candidates += scores.enumerated().map { Candidate(key: $1 / e / cost, layer: layer, unit: $0, isHead: true) }
+    }
+    for (layer, scores) in channelScores {
+      guard let weights = layers[layer] else { continue }
+      let cost = Double(ParameterCount.channelCost(weights))
+      let e = max(mlpEnergy[layer] ?? 1, .leastNormalMagnitude)
+      candidates += scores.enumerated().map { Candidate(key: $1 / e / cost, layer: layer, unit: $0, isHead: false) }
+    }
+    return greedy(candidates, sparsity: s, layers: layers, shapes: shapes, headDimension: d, roundTo: roundTo)
+  }
+
+  struct Candidate { var key: Double; var layer: Int; var unit: Int; var isHead: Bool }
+
+  /// Removes candidates in ascending key until `sparsity` of the layers' removable
+  /// parameters is gone, keeping at least one unit per module; returns per-layer counts.
+  static func greedy(_ unsorted: [Candidate], sparsity s: Double, layers: [Int: LayerWeights], shapes: [Int: LayerShape],
+                     headDimension d: Int, roundTo: Int) -> [Int: LayerCut] {
+    let candidates = unsorted.sorted { ($0.key, $0.layer, $0.isHead ? 0 : 1, $0.unit) < ($1.key, $1.layer, $1.isHead ? 0 : 1, $1.unit) }
     let budget = s * Double(layers.values.reduce(0) { $0 + ParameterCount.layer($1).total })
     var removedHeads: [Int: Set<Int>] = [:], removedChannels: [Int: Int] = [:]
     var removed = 0.0
@@ -72,11 +113,10 @@ public enum Allocation {
         removed += Double(ParameterCount.channelCost(layer))
       }
     }
-    return shapes.mapValues { _ in LayerCut(heads: 0, channels: 0) }.merging(
-      shapes.keys.map { layer in
-        (layer, LayerCut(heads: removedHeads[layer]?.count ?? 0,
-                         channels: roundedCut(removedChannels[layer] ?? 0, width: shapes[layer]!.intermediateSize, roundTo: roundTo)))
-      }, uniquingKeysWith: { $1 })
+    return Dictionary(uniqueKeysWithValues: shapes.keys.map { layer in
+      (layer, LayerCut(heads: removedHeads[layer]?.count ?? 0,
+                       channels: roundedCut(removedChannels[layer] ?? 0, width: shapes[layer]!.intermediateSize, roundTo: roundTo)))
+    })
   }
 
   /// Adjusts a channel cut so the kept width is a multiple of `roundTo` (nearest, ≥ roundTo).

@@ -98,7 +98,7 @@ public struct PruningPipeline: Sendable {
     var cuts: [Int: LayerCut]
     if let fixedCuts {
       cuts = fixedCuts
-    } else if plan.allocation == .global {
+    } else if plan.allocation != .uniform {
       progress("allocation: scoring the dense model")
       cuts = try globalCuts(model: model, sequences: sequences, scoringCount: scoringCount, layers: layerRange)
     } else {
@@ -387,6 +387,7 @@ public struct PruningPipeline: Sendable {
   func globalCuts(model: Model, sequences: [[Int]], scoringCount: Int, layers: Range<Int>) throws -> [Int: LayerCut] {
     var rng = SplitMix64(seed: plan.seed ^ 0x474C_4F42)
     var headScores: [Int: [Double]] = [:], channelScores: [Int: [Double]] = [:]
+    var attentionEnergy: [Int: Double] = [:], mlpEnergy: [Int: Double] = [:]
     var hidden = Matrix(rows: 0, columns: model.config.hiddenSize)
     var batch = SequenceBatch(count: 0, length: 0)
     if !sequences.isEmpty { (hidden, batch) = try model.embed(Array(sequences.prefix(scoringCount))) }
@@ -398,7 +399,10 @@ public struct PruningPipeline: Sendable {
         request.attentionContext = true
         request.mlpLevelOne = true
         request.mlpActivation = true
+        request.residualAfterAttention = true
+        attentionEnergy[index] = meanSquaredNorm(hidden)
         hidden = layer.forward(hidden, batch: batch, observing: request, into: &obs)
+        mlpEnergy[index] = obs.residualAfterAttention.map(meanSquaredNorm)
       }
       guard layers.contains(index) else { continue }
       var attentionStats: ModuleStatistics?, mlpStats: ModuleStatistics?
@@ -416,6 +420,12 @@ public struct PruningPipeline: Sendable {
     }
     let layerWeights = Dictionary(uniqueKeysWithValues: layers.map { ($0, model.weights.layers[$0]) })
     let shapes = Dictionary(uniqueKeysWithValues: layers.map { ($0, model.config.layers[$0]) })
+    if plan.allocation == .energy {
+      return Allocation.energy(sparsity: plan.sparsity, layers: layerWeights, shapes: shapes,
+                               headDimension: model.config.headDimension, headScores: headScores,
+                               channelScores: channelScores, attentionEnergy: attentionEnergy, mlpEnergy: mlpEnergy,
+                               roundTo: plan.roundTo)
+    }
     return Allocation.global(sparsity: plan.sparsity, layers: layerWeights, shapes: shapes,
                              headDimension: model.config.headDimension, headScores: headScores,
                              channelScores: channelScores, roundTo: plan.roundTo)
@@ -461,6 +471,12 @@ func concatenateColumns(_ parts: [Matrix]) -> Matrix {
     for p in parts { out.append(contentsOf: p.storage[(r * p.columns)..<((r + 1) * p.columns)]) }
   }
   return Matrix(rows: rows, columns: width, storage: out)
+}
+
+/// E_t‖x_t‖²: the mean over rows of each row's squared norm, in Double.
+func meanSquaredNorm(_ x: Matrix) -> Double {
+  guard x.rows > 0 else { return 0 }
+  return x.storage.reduce(0.0) { $0 + Double($1) * Double($1) } / Double(x.rows)
 }
 
 /// ‖a − b‖² / ‖b‖² in Double.

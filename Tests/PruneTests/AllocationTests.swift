@@ -44,4 +44,19 @@ struct AllocationTests {
     // Standardised, layer 0's weak half (z = −1) goes before layer 1's middle units.
     #expect(cuts[0]!.channels >= 20)
   }
+
+  @Test("energy allocation removes the units with the least output energy relative to their stream, per parameter")
+  func energy() {
+    let (layer, shape) = TinyLayer.llama(hidden: 8, heads: 6, kvHeads: 2, d: 2, width: 40)
+    let layers = [0: layer, 1: layer]
+    let flat = (0..<40).map { _ in 1.0 }, heads = (0..<6).map { _ in 1000.0 }
+    // Same raw scores, but layer 1's stream carries 100× the energy: its channels matter less.
+    let cuts = Allocation.energy(sparsity: 0.2, layers: layers, shapes: [0: shape, 1: shape], headDimension: 2,
+                                 headScores: [0: heads, 1: heads], channelScores: [0: flat, 1: flat],
+                                 attentionEnergy: [0: 1, 1: 1], mlpEnergy: [0: 1, 1: 100])
+    #expect(cuts[0]!.heads == 0 && cuts[1]!.heads == 0, "heads carry 1000× the energy: kept")
+    #expect(cuts[1]!.channels > 0 && cuts[0]!.channels == 0)
+    let removed = cuts.values.reduce(0) { $0 + $1.channels } * ParameterCount.channelCost(layer)
+    #expect(Double(removed) >= 0.2 * Double(2 * ParameterCount.layer(layer).total))
+  }
 }
