@@ -24,7 +24,7 @@ enum PruneCommand {
       --seq-len L             calibration sequence length (default 128)
       --recovery-samples N    sequences for least squares (default 128 with --recovery/--remedy)
       --layers A..<B          layers to prune (default all)
-      --allocation uniform|global   (default uniform)
+      --allocation uniform|global|energy   (default uniform; energy: relative output damage per parameter, ours)
       --round-to N            kept MLP widths rounded to multiples of N
       --recovery              refit level-1 then level-2 weights before removal (Alg. 2–4)
       --remedy                refit level-2 weights over the kept units after removal
