@@ -1,7 +1,7 @@
 import Foundation
 import LinearAlgebra
 import Testing
-@testable import Transformer
+import Transformer
 
 @Suite("Forward goldens")
 struct ForwardGoldenTests {
