@@ -32,11 +32,13 @@ enum GemmBenchmark {
 
   static func run(_ args: [String]) throws {
     let json = args.contains("--json")
+    // `--only reconstruction` skips the GEMM table and numpy (for kernel work).
+    let onlyReconstruction = args.contains("reconstruction")
     var rng = SplitMix64(seed: 2)
     let peak = estimatePeak()
-    let numpy = numpyAvailable() ? timeNumpy() : nil
+    let numpy = !onlyReconstruction && numpyAvailable() ? timeNumpy() : nil
     var rows: [Row] = []
-    for s in shapes {
+    for s in shapes where !onlyReconstruction {
       let a = Matrix.random(rows: s.m, columns: s.k, using: &rng)
       let w = Matrix.random(rows: s.n, columns: s.k, using: &rng)
       let err = validate(a, w)
@@ -57,7 +59,7 @@ enum GemmBenchmark {
     }
     Parallelism.maxThreads = 0
     var decode: [[String: Double]] = []
-    for s in decodeShapes {
+    for s in decodeShapes where !onlyReconstruction {
       let a = Matrix.random(rows: s.m, columns: s.k, using: &rng)
       let w = Matrix.random(rows: s.n, columns: s.k, using: &rng)
       let err = validate(a, w)
@@ -73,15 +75,17 @@ enum GemmBenchmark {
       }
     }
     Parallelism.maxThreads = 0
+    let recon = try reconstructionKernels(&rng)
 
     if json {
       struct Output: Codable {
         var peakPerCoreMeasured: Double, peakPerCoreNominal: Double?, clockMHz: Double?
         var rows: [Row]
         var decode: [[String: Double]]
+        var reconstruction: [String: Double]
       }
       let out = Output(peakPerCoreMeasured: peak.perCoreMeasured, peakPerCoreNominal: peak.perCoreNominal,
-                       clockMHz: peak.clockMHz, rows: rows, decode: decode)
+                       clockMHz: peak.clockMHz, rows: rows, decode: decode, reconstruction: recon)
       let encoder = JSONEncoder()
       encoder.outputFormatting = [.sortedKeys]
       print(String(decoding: try encoder.encode(out), as: UTF8.self))
@@ -104,11 +108,84 @@ enum GemmBenchmark {
             + String(format: "   %.1e", Double(r.maxRelativeError)))
     }
     print("")
+    print("reconstruction kernels (all threads):")
+    for key in recon.keys.sorted() { print("  \(key): \(String(format: "%.4g", recon[key]!))") }
+    print("")
     print("decode (M = 1, x·Wᵀ):")
     for d in decode {
       print(String(format: "  K=%4.0f N=%6.0f threads=%.0f  %6.1f GB/s of weights  %6.1f GFLOP/s",
                    d["k"]!, d["n"]!, d["threads"]!, d["gbPerSecond"]!, d["gflops"]!))
     }
+  }
+
+  /// Least-squares reconstruction kernels at their real sizes, all threads: G += XᵀX and
+  /// C += XᵀY over T = 8192 tokens, and a 1536-dimensional damped Cholesky with 576 and 1536
+  /// right-hand sides. Each is validated first.
+  static func reconstructionKernels(_ rng: inout SplitMix64) throws -> [String: Double] {
+    var out: [String: Double] = [:]
+    let t = 8192
+    for k in [576, 1536] {
+      let x = Matrix.random(rows: t, columns: k, using: &rng)
+      var g = Matrix(rows: k, columns: k)
+      accumulateGram(x, into: &g)
+      // Validate three rows of G against Double sums.
+      for i in [0, k / 2, k - 1] {
+        for j in stride(from: 0, to: k, by: 37) {
+          var s = 0.0, a = 0.0
+          for p in 0..<t { let v = Double(x[p, i]) * Double(x[p, j]); s += v; a += abs(v) }
+          guard abs(Double(g[i, j]) - s) <= Double(t + 3) * 0x1p-24 * a else {
+            throw BenchmarkFailure(message: "gram \(k): G[\(i), \(j)] = \(g[i, j]), expected \(s)")
+          }
+        }
+      }
+      let seconds = bestTime(flops: 0) { var h = Matrix(rows: k, columns: k); accumulateGram(x, into: &h) }
+      // Useful work counts the full product (2·T·K²), as numpy's XᵀX would do it.
+      out["gramK\(k)GflopsEquivalent"] = 2.0 * Double(t) * Double(k * k) / seconds / 1e9
+      out["gramK\(k)Seconds"] = seconds
+    }
+    do {
+      let x = Matrix.random(rows: t, columns: 576, using: &rng)
+      let y = Matrix.random(rows: t, columns: 1536, using: &rng)
+      let seconds = bestTime(flops: 0) { var c = Matrix(rows: 576, columns: 1536); accumulateCross(x, y, into: &c) }
+      out["crossT8192x576x1536Gflops"] = 2.0 * Double(t) * 576 * 1536 / seconds / 1e9
+    }
+    for (n, r) in [(1536, 576), (1536, 1536)] {
+      let x = Matrix.random(rows: 2 * n, columns: n, using: &rng)
+      var g = Matrix(rows: n, columns: n)
+      accumulateGram(x, into: &g)
+      let b = Matrix.random(rows: n, columns: r, using: &rng)
+      let clock = ContinuousClock()
+      var best = (factor: Double.infinity, solve: Double.infinity)
+      var solution = Matrix(rows: 0, columns: 0), lambda = 0.0
+      for _ in 0..<3 {
+        var f: CholeskyFactorization?
+        let d1 = clock.measure { f = try? CholeskyFactorization(g) }
+        guard let f else { throw BenchmarkFailure(message: "cholesky \(n) failed") }
+        let d2 = clock.measure { solution = f.solve(b) }
+        lambda = f.lambda
+        best.factor = min(best.factor, seconds(d1))
+        best.solve = min(best.solve, seconds(d2))
+      }
+      // Residual of 8 columns in Double.
+      var num = 0.0, den = 0.0
+      for c in stride(from: 0, to: r, by: max(1, r / 8)) {
+        for i in 0..<n {
+          var s = lambda * Double(solution[i, c])
+          for p in 0..<n { s += Double(g[i, p]) * Double(solution[p, c]) }
+          num += (s - Double(b[i, c])) * (s - Double(b[i, c])); den += Double(b[i, c]) * Double(b[i, c])
+        }
+      }
+      let residual = (num / den).squareRoot()
+      guard residual <= 1e-4 else { throw BenchmarkFailure(message: "cholesky \(n): residual \(residual)") }
+      out["cholesky\(n)FactorSeconds"] = best.factor
+      out["cholesky\(n)Solve\(r)Seconds"] = best.solve
+      out["cholesky\(n)Solve\(r)Residual"] = residual
+    }
+    return out
+  }
+
+  static func seconds(_ d: Duration) -> Double {
+    Double(d.components.seconds) + Double(d.components.attoseconds) * 1e-18
   }
 
   struct BenchmarkFailure: Error, CustomStringConvertible {

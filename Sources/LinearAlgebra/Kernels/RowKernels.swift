@@ -1,0 +1,198 @@
+// Row-wise kernels: softmax, sums, sums of squares, log-sum-exp, and elementwise updates.
+//
+// Legend: n = row length. Vector loops use SIMD16<Float> with a scalar tail; reductions keep
+// 16 lane partial sums and reduce them in a fixed order (results never depend on threads).
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#else
+import Darwin
+#endif
+
+/// Σ x[i] over n values (16 lane partial sums, then the lanes, then a scalar tail).
+func sumKernel(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+  let r = UnsafeRawPointer(x)
+  var acc = SIMD16<Float>()
+  var i = 0
+  while i + 16 <= n { acc += r.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self); i += 16 }
+  var s = acc.sum()
+  while i < n { s += x[i]; i += 1 }
+  return s
+}
+
+/// Σ x[i]² over n values.
+func sumOfSquaresKernel(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+  let r = UnsafeRawPointer(x)
+  var acc = SIMD16<Float>()
+  var i = 0
+  while i + 16 <= n {
+    let v = r.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+    #if PARE_FMA
+    acc.addProduct(v, v)
+    #else
+    acc += v * v
+    #endif
+    i += 16
+  }
+  var s = acc.sum()
+  while i < n { s += x[i] * x[i]; i += 1 }
+  return s
+}
+
+/// max x[i] over n > 0 values; NaN entries are skipped (−∞ if all are NaN or −∞).
+func maxKernel(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+  var m = -Float.infinity
+  let r = UnsafeRawPointer(x)
+  var i = 0
+  var acc = SIMD16<Float>(repeating: -.infinity)
+  while i + 16 <= n {
+    let v = r.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+    // v .> acc is false for NaN lanes, so NaN never enters the running maximum.
+    acc.replace(with: v, where: v .> acc)
+    i += 16
+  }
+  m = acc.max()
+  while i < n { if x[i] > m { m = x[i] }; i += 1 }
+  return m
+}
+
+/// In place softmax of the first `valid` of `n` values; the rest are set to 0.
+///
+/// `y_i = exp(x_i − max) / Σ_j exp(x_j − max)` with max over the valid entries (no overflow
+/// for any finite input). Conventions: if every valid entry is −∞ (or valid == 0) the row
+/// becomes all 0; if some are +∞ they share the mass equally; NaN inputs give NaN outputs.
+func softmaxKernel(_ x: UnsafeMutablePointer<Float>, valid: Int, n: Int) {
+  for i in valid..<max(valid, n) { x[i] = 0 }
+  if valid <= 0 { return }
+  var hasNaN = false
+  for i in 0..<valid where x[i].isNaN { hasNaN = true; break }
+  if hasNaN {
+    for i in 0..<valid { x[i] = .nan }
+    return
+  }
+  let m = maxKernel(x, valid)
+  if m == -.infinity {
+    for i in 0..<valid { x[i] = 0 }
+    return
+  }
+  if m == .infinity {
+    var count: Float = 0
+    for i in 0..<valid where x[i] == .infinity { count += 1 }
+    for i in 0..<valid { x[i] = x[i] == .infinity ? 1 / count : 0 }
+    return
+  }
+  var s: Float = 0
+  for i in 0..<valid {
+    let e = expf(x[i] - m)
+    x[i] = e
+    s += e
+  }
+  let inv = 1 / s  // s ≥ 1: the maximum contributes exp(0) = 1
+  for i in 0..<valid { x[i] *= inv }
+}
+
+/// log Σ exp(x_i) over n values, computed as max + log Σ exp(x_i − max) with a Double sum.
+/// Empty or all −∞ → −∞; any +∞ → +∞; any NaN → NaN.
+func logSumExpKernel(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+  if n == 0 { return -.infinity }
+  for i in 0..<n where x[i].isNaN { return .nan }
+  let m = maxKernel(x, n)
+  if m == -.infinity || m == .infinity { return m }
+  var s = 0.0
+  for i in 0..<n { s += Double(expf(x[i] - m)) }
+  return m + Float(log(s))
+}
+
+/// Index of the first maximum over n values (NaN entries never win); nil if n == 0 or all NaN.
+func argmaxKernel(_ x: UnsafePointer<Float>, _ n: Int) -> Int? {
+  var best: Int?
+  var bestValue = -Float.infinity
+  for i in 0..<n where !x[i].isNaN {
+    if best == nil || x[i] > bestValue { best = i; bestValue = x[i] }
+  }
+  return best
+}
+
+/// x[i] = x[i] + alpha·y[i] over n values (alpha = 1 is plain addition).
+func addScaledKernel(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int, alpha: Float) {
+  let rx = UnsafeMutableRawPointer(x), ry = UnsafeRawPointer(y)
+  let a = SIMD16<Float>(repeating: alpha)
+  var i = 0
+  while i + 16 <= n {
+    var v = rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+    let w = ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+    if alpha == 1 { v += w } else { v += a * w }
+    rx.storeBytes(of: v, toByteOffset: i * 4, as: SIMD16<Float>.self)
+    i += 16
+  }
+  while i < n { x[i] += alpha == 1 ? y[i] : alpha * y[i]; i += 1 }
+}
+
+/// x[i] = x[i]·y[i] over n values.
+func multiplyKernel(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int) {
+  let rx = UnsafeMutableRawPointer(x), ry = UnsafeRawPointer(y)
+  var i = 0
+  while i + 16 <= n {
+    let v = rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+      * ry.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+    rx.storeBytes(of: v, toByteOffset: i * 4, as: SIMD16<Float>.self)
+    i += 16
+  }
+  while i < n { x[i] *= y[i]; i += 1 }
+}
+
+/// x[i] = s·x[i] over n values.
+func scaleKernel(_ x: UnsafeMutablePointer<Float>, _ n: Int, by s: Float) {
+  let rx = UnsafeMutableRawPointer(x)
+  let v = SIMD16<Float>(repeating: s)
+  var i = 0
+  while i + 16 <= n {
+    rx.storeBytes(of: rx.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) * v,
+                  toByteOffset: i * 4, as: SIMD16<Float>.self)
+    i += 16
+  }
+  while i < n { x[i] *= s; i += 1 }
+}
+
+// MARK: - Array and Matrix adapters (the only places that take the pointers)
+
+extension Array where Element == Float {
+  @inline(__always)
+  func withPointer<R>(_ body: (UnsafePointer<Float>, Int) -> R) -> R {
+    withUnsafeBufferPointer { b in body(b.baseAddress ?? UnsafePointer(bitPattern: 64)!, b.count) }
+  }
+  @inline(__always)
+  mutating func withMutablePointer<R>(_ body: (UnsafeMutablePointer<Float>, Int) -> R) -> R {
+    withUnsafeMutableBufferPointer { b in body(b.baseAddress ?? UnsafeMutablePointer(bitPattern: 64)!, b.count) }
+  }
+}
+
+/// Applies `body(rowPointer, rowIndex)` to every row of `m`, rows split across cores in
+/// blocks whose size depends on the shape only.
+func forEachRow(_ m: inout Matrix, _ body: @Sendable (UnsafeMutablePointer<Float>, Int) -> Void) {
+  let rows = m.rows, cols = m.columns
+  if rows == 0 { return }
+  let rowsPerTask = max(1, 16_384 / max(cols, 1))
+  m.storage.withMutablePointer { p, _ in
+    nonisolated(unsafe) let base = p
+    parallelFor(tasks: (rows + rowsPerTask - 1) / rowsPerTask) { t in
+      for r in (t * rowsPerTask)..<min(rows, (t + 1) * rowsPerTask) { body(base + r * cols, r) }
+    }
+  }
+}
+
+/// `f(row)` for every row of `m`, collected in order.
+func mapRows<R: Sendable>(_ m: Matrix, _ f: (UnsafePointer<Float>, Int) -> R) -> [R] {
+  let cols = m.columns
+  return m.storage.withPointer { p, _ in (0..<m.rows).map { f(p + $0 * cols, cols) } }
+}
+
+/// Adds `bias` to every row of `a`.
+func forEachRowAdding(_ a: inout Matrix, _ bias: [Float]) {
+  bias.withPointer { pb, n in
+    nonisolated(unsafe) let b = pb
+    forEachRow(&a) { row, _ in addScaledKernel(row, b, n, alpha: 1) }
+  }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import Testing
+import LinearAlgebra
+
+@Suite("Row operations")
+struct RowOperationTests {
+  /// Reference softmax in Double over the visible prefix.
+  static func softmaxReference(_ x: [Float], valid: Int) -> [Double] {
+    let v = x.prefix(valid).map(Double.init)
+    let m = v.max() ?? 0
+    let e = v.map { Foundation.exp($0 - m) }
+    let s = e.reduce(0, +)
+    return e.map { $0 / s } + Array(repeating: 0, count: x.count - valid)
+  }
+
+  /// Float softmax of n ≤ 100 entries: each output within a few ulps relative (expf ≤ 1 ulp,
+  /// the sum ≤ n·ε relative); 1e-5 absolute on values ≤ 1 leaves margin.
+  static let softmaxTolerance = 1e-5
+
+  @Test("softmax matches the Double reference and rows sum to 1, with causal masking",
+        arguments: [(1, 1, nil), (5, 37, nil), (6, 6, 0), (7, 20, 3), (4, 4, -2)] as [(Int, Int, Int?)])
+  func softmaxRowsMatch(shape: (Int, Int, Int?)) {
+    let (r, c, offset) = shape
+    var rng = SplitMix64(seed: UInt64(r * 100 + c))
+    let x = Matrix.random(rows: r, columns: c, scale: 20, using: &rng)
+    var y = x
+    softmaxRows(&y, causalOffset: offset)
+    for i in 0..<r {
+      let valid = offset.map { max(0, min(c, i + $0 + 1)) } ?? c
+      let ref = Self.softmaxReference(x.row(i), valid: valid)
+      for j in 0..<c { #expect(abs(Double(y[i, j]) - ref[j]) <= Self.softmaxTolerance) }
+      for j in valid..<c { #expect(y[i, j] == 0) }
+      if valid > 0 { #expect(abs(Double(y.row(i).reduce(0, +)) - 1) <= Self.softmaxTolerance) }
+    }
+  }
+
+  @Test("softmax is stable on huge inputs and handles −∞, +∞ and NaN")
+  func softmaxExtremes() {
+    var big: [Float] = [1e30, 1e30 - 1e24, -1e30, 3e38]
+    softmax(&big)
+    #expect(big == [0, 0, 0, 1])
+    var shifted: [Float] = [1000, 1001, 1002]
+    softmax(&shifted)
+    let ref = Self.softmaxReference([0, 1, 2], valid: 3)
+    for j in 0..<3 { #expect(abs(Double(shifted[j]) - ref[j]) <= Self.softmaxTolerance) }
+    var masked: [Float] = [-.infinity, 0, -.infinity, 0]
+    softmax(&masked)
+    #expect(masked == [0, 0.5, 0, 0.5])
+    var allMasked: [Float] = [-.infinity, -.infinity]
+    softmax(&allMasked)
+    #expect(allMasked == [0, 0])
+    var inf: [Float] = [.infinity, 5, .infinity, -.infinity]
+    softmax(&inf)
+    #expect(inf == [0.5, 0, 0.5, 0])
+    var nan: [Float] = [1, .nan, 2]
+    softmax(&nan)
+    #expect(nan.allSatisfy { $0.isNaN })
+    var prefix: [Float] = [1, 1, 7, 9]
+    softmax(&prefix, valid: 2)
+    #expect(prefix == [0.5, 0.5, 0, 0])
+  }
+
+  @Test("row sums, sums of squares, log-sum-exp and argmax against Double references")
+  func reductions() {
+    var rng = SplitMix64(seed: 17)
+    let m = Matrix.random(rows: 6, columns: 53, scale: 4, using: &rng)
+    let sums = rowSums(m), squares = rowSumsOfSquares(m), lse = rowLogSumExp(m), am = rowArgmax(m)
+    for i in 0..<6 {
+      let row = m.row(i).map(Double.init)
+      // Float sums of 53 terms of size ≤ 16: error ≤ 53·ε·Σ|terms| (ε = 2⁻²⁴).
+      let absSum = row.map(abs).reduce(0, +), sqSum = row.map { $0 * $0 }.reduce(0, +)
+      #expect(abs(Double(sums[i]) - row.reduce(0, +)) <= 53 * 0x1p-24 * absSum)
+      #expect(abs(Double(squares[i]) - sqSum) <= 53 * 0x1p-24 * sqSum)
+      let mx = row.max()!
+      let ref = mx + Foundation.log(row.map { Foundation.exp($0 - mx) }.reduce(0, +))
+      #expect(abs(Double(lse[i]) - ref) <= 1e-5 * max(1, abs(ref)))
+      #expect(am[i] == row.firstIndex(of: mx))
+    }
+    #expect(logSumExp([1000, 1000]) == 1000 + Float(Foundation.log(2.0)))
+    #expect(logSumExp([]) == -.infinity)
+    #expect(logSumExp([-.infinity, -.infinity]) == -.infinity)
+    #expect(logSumExp([1, .infinity]) == .infinity)
+    #expect(logSumExp([1, .nan]).isNaN)
+    #expect(argmax([3, 7, 7, -1]) == 1)
+    #expect(argmax([.nan, 2, .nan]) == 1)
+    #expect(argmax([]) == nil)
+    #expect(argmax([-.infinity]) == 0)
+  }
+
+  @Test("elementwise helpers match scalar loops")
+  func elementwise() {
+    var rng = SplitMix64(seed: 3)
+    let x = (0..<37).map { _ in rng.nextFloat(in: -2...2) }
+    let y = (0..<37).map { _ in rng.nextFloat(in: -2...2) }
+    var a = x; add(&a, y)
+    #expect(a == zip(x, y).map { $0 + $1 })
+    var s = x; scale(&s, by: 0.5)
+    #expect(s == x.map { $0 * 0.5 })
+    var p = x; multiply(&p, y)
+    #expect(p == zip(x, y).map { $0 * $1 })
+    var ax = x; addScaled(&ax, y, scale: 3)
+    for i in 0..<37 {
+      let exact = Double(x[i]) + 3 * Double(y[i])
+      let bound: Double = 2 * 0x1p-23 * (abs(Double(x[i])) + abs(3 * Double(y[i])))
+      #expect(abs(Double(ax[i]) - exact) <= bound)
+    }
+    let d = dot(x, y)
+    let products: [Double] = zip(x, y).map { Double($0) * Double($1) }
+    let ref: Double = products.reduce(0, +)
+    let absSum: Double = products.map(abs).reduce(0, +)
+    #expect(abs(Double(d) - ref) <= 37 * 0x1p-24 * absSum)
+    var m = Matrix(rows: 3, columns: 37, storage: x + y + x)
+    addBias(&m, y)
+    #expect(m.row(1) == zip(y, y).map { $0 + $1 })
+    #expect(maxAbsDifference([1, 2], [1, 2.5]) == 0.5)
+    #expect(abs(relativeError([3, 4], [3, 3]) - 1 / Foundation.sqrt(18)) < 1e-12)
+  }
+}
