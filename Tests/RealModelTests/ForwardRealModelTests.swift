@@ -5,6 +5,18 @@ import Foundation
 import Testing
 import Transformer
 
+/// Runs only in release builds (a debug forward of SmolLM2 takes many minutes) with the
+/// model present; otherwise the tests are skipped with a message saying why.
+enum ForwardRealModelGate {
+  #if DEBUG
+  static let enabled = false
+  static let message = Comment(rawValue: "SmolLM2 forward tests run in release builds only: swift test -c release --filter ForwardRealModelTests")
+  #else
+  static let enabled = RealModel.isPresent
+  static let message = Comment(rawValue: RealModel.absentMessage)
+  #endif
+}
+
 @Suite("SmolLM2 forward", .serialized)
 struct ForwardRealModelTests {
   /// Relative perplexity difference allowed against transformers fp32 (issue 5: 0.1%).
@@ -25,7 +37,7 @@ struct ForwardRealModelTests {
   }
 
   @Test("WikiText-2 seq 128, first 64 chunks: perplexity within 0.1% of transformers",
-        .enabled(if: RealModel.isPresent, Comment(rawValue: RealModel.absentMessage)))
+        .enabled(if: ForwardRealModelGate.enabled, ForwardRealModelGate.message))
   func wikitextFirstChunks() throws {
     let ref = try Self.reference()
     let model = try ModelLoader.load(path: RealModel.ggufPath).model
@@ -43,7 +55,7 @@ struct ForwardRealModelTests {
   }
 
   @Test("greedy generation continues a simple prompt with English words",
-        .enabled(if: RealModel.isPresent, Comment(rawValue: RealModel.absentMessage)))
+        .enabled(if: ForwardRealModelGate.enabled, ForwardRealModelGate.message))
   func greedyGeneration() throws {
     let model = try ModelLoader.load(path: RealModel.ggufPath).model
     let tokenizer = try Tokenizer.load(modelPath: RealModel.ggufPath)

@@ -222,27 +222,16 @@ public struct TransformerLayer: Sendable {
 /// Element-wise sum of two equally shaped matrices.
 func adding(_ a: Matrix, _ b: Matrix) -> Matrix {
   precondition(a.rows == b.rows && a.columns == b.columns, "adding \(a.shape) and \(b.shape)")
-  var s = a.storage
-  let t = b.storage
-  for i in 0..<s.count { s[i] += t[i] }
-  return Matrix(rows: a.rows, columns: a.columns, storage: s)
+  var s = a
+  add(&s, b)
+  return s
 }
 
 /// Row-wise causal softmax of `scores · scale` (n × m): row i is query position
 /// `firstQueryPosition + i` and sees keys 0...firstQueryPosition + i; later entries are 0.
 func causalSoftmax(_ scores: Matrix, scale: Float, firstQueryPosition: Int) -> Matrix {
-  let n = scores.rows, m = scores.columns
-  var s = scores.storage
-  for i in 0..<n {
-    let base = i * m
-    let visible = min(m, firstQueryPosition + i + 1)
-    var mx = -Float.infinity
-    for j in 0..<visible { let v = s[base + j] * scale; s[base + j] = v; if v > mx { mx = v } }
-    var sum: Float = 0
-    for j in 0..<visible { let e = exp(s[base + j] - mx); s[base + j] = e; sum += e }
-    let inv = 1 / sum
-    for j in 0..<visible { s[base + j] *= inv }
-    for j in visible..<m { s[base + j] = 0 }
-  }
-  return Matrix(rows: n, columns: m, storage: s)
+  var p = scores
+  LinearAlgebra.scale(&p, by: scale)
+  softmaxRows(&p, causalOffset: firstQueryPosition)
+  return p
 }
