@@ -134,7 +134,7 @@ extension Model {
   /// Logits are computed `blockRows` rows at a time (block × V floats at most), the
   /// log-sum-exp in `Double`.
   /// - Complexity: O(R·H·V) time, O(blockRows·V) memory.
-  public func negativeLogLikelihoods(normed: Matrix, targets: [Int?], blockRows: Int = 64) -> [Double] {
+  public func negativeLogLikelihoods(normed: Matrix, targets: [Int?], blockRows: Int = 256) -> [Double] {
     precondition(targets.count == normed.rows, "\(targets.count) targets for \(normed.rows) rows")
     let v = config.vocabularySize
     var result = [Double](repeating: 0, count: normed.rows)
