@@ -5,20 +5,30 @@
 
 /// `C = A·Bᵀ (+ bias)`: the `x·Wᵀ` of every linear layer. A is M×K, B is N×K, C is M×N.
 public func matmulTransposed(_ a: Matrix, _ b: Matrix, bias: [Float]? = nil) -> Matrix {
-  var c = Matrix(rows: a.rows, columns: b.rows)
+  var c = matrixForOverwrite(rows: a.rows, columns: b.rows)
   gemm(a, b, transposeB: true, bias: bias, into: &c, accumulate: false)
   return c
 }
 
 /// `C = A·B (+ bias)`. A is M×K, B is K×N, C is M×N.
 public func matmul(_ a: Matrix, _ b: Matrix, bias: [Float]? = nil) -> Matrix {
-  var c = Matrix(rows: a.rows, columns: b.columns)
+  var c = matrixForOverwrite(rows: a.rows, columns: b.columns)
   gemm(a, b, transposeB: false, bias: bias, into: &c, accumulate: false)
   return c
 }
 
 /// `C = A·op(B) (+ bias)` or, with `accumulate`, `C += A·op(B) (+ bias)`;
 /// `op(B) = Bᵀ` when `transposeB`. `bias` (length N) is added to every row.
+///
+/// ```
+/// C[i, j] = ((accumulate ? C[i, j] : 0) + bias[j]) + Σ_k A[i, k]·op(B)[k, j]
+/// ```
+/// Shapes: A is M×K, op(B) is K×N, C is M×N; any of them may be empty (K = 0 gives the bias).
+/// M ≥ 4 runs the packed, cache-blocked AVX-512 kernel on all cores (Kernels/Gemm.swift);
+/// M < 4 (decoding) runs a streaming matrix–vector path (Kernels/GemmSmall.swift). The two
+/// sum in different orders; within each, results are bit-identical for any thread count
+/// (`Parallelism.maxThreads`).
+/// - Complexity: 2·M·N·K flops.
 public func gemm(_ a: Matrix, _ b: Matrix, transposeB: Bool, bias: [Float]? = nil,
                  into c: inout Matrix, accumulate: Bool) {
   let n = transposeB ? b.rows : b.columns

@@ -94,16 +94,17 @@ struct GemmTests {
   @Test("results are bit-identical for 1 and 2 threads")
   func threadCountIndependence() {
     var rng = SplitMix64(seed: 5)
-    let a = Matrix.random(rows: 50, columns: 70, using: &rng)
-    let bt = Matrix.random(rows: 300, columns: 70, using: &rng)
-    let x = Matrix.random(rows: 40, columns: 30, using: &rng)
+    // Above the serial threshold (1M multiply-adds) and wider than one 256-column tile.
+    let a = Matrix.random(rows: 64, columns: 100, using: &rng)
+    let bt = Matrix.random(rows: 300, columns: 100, using: &rng)
+    let x = Matrix.random(rows: 40, columns: 300, using: &rng)
     Parallelism.maxThreads = 1
     let one = matmulTransposed(a, bt)
-    var g1 = Matrix(rows: 30, columns: 30)
+    var g1 = Matrix(rows: 300, columns: 300)
     accumulateGram(x, into: &g1)
     Parallelism.maxThreads = 2
     let two = matmulTransposed(a, bt)
-    var g2 = Matrix(rows: 30, columns: 30)
+    var g2 = Matrix(rows: 300, columns: 300)
     accumulateGram(x, into: &g2)
     Parallelism.maxThreads = 0
     #expect(one == two)
@@ -111,7 +112,7 @@ struct GemmTests {
   }
 
   @Test("Gram accumulation G += XᵀX (symmetric and general G) and cross products C += XᵀY",
-        arguments: [(1, 1, 1), (7, 3, 2), (45, 29, 13), (33, 40, 1), (0, 5, 4)])
+        arguments: [(1, 1, 1), (7, 3, 2), (45, 29, 13), (33, 40, 1), (0, 5, 4), (5, 300, 270)])
   func gramAndCross(shape: (Int, Int, Int)) {
     let (t, k, n) = shape
     var rng = SplitMix64(seed: UInt64(t * 100 + k))

@@ -116,3 +116,26 @@ struct RowOperationTests {
     #expect(abs(relativeError([3, 4], [3, 3]) - 1 / Foundation.sqrt(18)) < 1e-12)
   }
 }
+
+@Suite("Vector exp inside softmax")
+struct SoftmaxExpTests {
+  /// softmax([0, x]) = [1/(1+eˣ), eˣ/(1+eˣ)]: checks the vector exp over its whole range
+  /// against Foundation's exp in Double. 4e-7 relative ≈ 3 ulp (exp ≤ 2 ulp, one division).
+  @Test("two-entry softmax equals the logistic function over x ∈ [−87, 0]")
+  func logistic() {
+    var worst = 0.0
+    var x: Float = -87
+    while x <= 0 {
+      var v: [Float] = [0, x]
+      softmax(&v)
+      let e = Foundation.exp(Double(x))
+      let ref = e / (1 + e)
+      worst = max(worst, abs(Double(v[1]) - ref) / ref)
+      x += 0.0173
+    }
+    #expect(worst <= 4e-7)
+    var tiny: [Float] = [0, -88, -1000, -.infinity]
+    softmax(&tiny)
+    #expect(tiny == [1, 0, 0, 0])
+  }
+}

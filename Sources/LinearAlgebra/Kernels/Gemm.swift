@@ -25,7 +25,7 @@ struct StridedOperand {
 /// Largest K block: a 12×384 A panel (18 KB) sits in L1 beside two B rows per k step.
 let gemmKCMax = 384
 /// Columns of C per task (multiple of NR): its packed B block (384 × 256 floats) fits in L2.
-let gemmNT = 256
+let gemmNT = 8 * gemmNR
 
 /// Splits `count` into `blocks` near-equal parts; returns the start of part `index`.
 @inline(__always)
@@ -33,9 +33,11 @@ func blockStart(_ index: Int, count: Int, blocks: Int) -> Int {
   (count * index) / blocks
 }
 
-/// Scratch of one worker: its packed B block and an edge tile.
+/// Scratch of one worker: its packed B block, one packed A panel (edge rows in direct mode)
+/// and an edge tile of C.
 struct GemmScratch {
   var packedB: UnsafeMutablePointer<Float>
+  var aPanel: UnsafeMutablePointer<Float>
   var edge: UnsafeMutablePointer<Float>
 }
 
@@ -45,7 +47,20 @@ func allocateFloats(_ count: Int) -> UnsafeMutablePointer<Float> {
     .bindMemory(to: Float.self, capacity: max(count, 16))
 }
 
+/// Below this many multiply-adds a GEMM runs on the calling thread only (waking the pool
+/// costs more than it saves).
+let gemmSerialBelow = 1 << 20
+
 /// `C = A·B (+ bias)` or `C += A·B (+ bias)` on raw operands; see the file header.
+///
+/// Two ways to pack A, chosen from N only:
+/// - per task (N ≤ one tile of 256 columns, e.g. attention·V with N = 64): each task packs
+///   the A panel it is about to use (it stays in L1) and runs all K blocks of its C tile, so
+///   a call is a single parallel phase and packed A never goes through L3;
+/// - shared (wider N): per K block, A is packed into k-major panels by all cores, then the
+///   tiles run (every N tile reuses the packed panels).
+/// Both give the same arithmetic per element (same kernel, same K blocks). (Reading A in
+/// place with 12 row pointers was tried: Swift/LLVM then spills accumulators; 2× slower.)
 ///
 /// - Parameters:
 ///   - c: M×N output with row stride `ldc`.
@@ -72,73 +87,104 @@ func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
   // Enough tasks to balance two busy cores; M is cut into chunks of whole panels, ≥ 16 panels.
   let mChunks = max(1, min((mPanels + 15) / 16, (12 + nTiles - 1) / nTiles))
   let tasks = mChunks * nTiles
-  let packedA = allocateFloats(mPanels * mr * kcMax)
-  defer { packedA.deallocate() }
+  let direct = nTiles == 1
+  let serial = m.multipliedReportingOverflow(by: n).partialValue.multipliedReportingOverflow(by: k)
+  let threadCap = !serial.overflow && serial.partialValue < gemmSerialBelow ? 1 : nil
 
-  nonisolated(unsafe) let pa = packedA
   nonisolated(unsafe) let opA = a
   nonisolated(unsafe) let opB = b
   nonisolated(unsafe) let out = c
   nonisolated(unsafe) let biasPointer = bias
+  let makeScratch: @Sendable () -> GemmScratch = {
+    GemmScratch(packedB: allocateFloats(kcMax * gemmNT), aPanel: allocateFloats(mr * kcMax),
+                edge: allocateFloats(mr * nr))
+  }
+  let releaseScratch: @Sendable (GemmScratch) -> Void = { scratch in
+    scratch.packedB.deallocate()
+    scratch.aPanel.deallocate()
+    scratch.edge.deallocate()
+  }
 
+  /// Runs K block `kb` of C tile `t`. `packedA` is nil in direct mode.
+  @Sendable func tile(_ t: Int, kb: Int, packedA: UnsafeMutablePointer<Float>?, _ scratch: inout GemmScratch) {
+    let k0 = blockStart(kb, count: k, blocks: kBlocks)
+    let kc = blockStart(kb + 1, count: k, blocks: kBlocks) - k0
+    let loadC = accumulate || kb > 0
+    let addBias = kb == 0 ? biasPointer : nil
+    let mc = t % mChunks, nt = t / mChunks
+    let pBegin = blockStart(mc, count: mPanels, blocks: mChunks)
+    let pEnd = blockStart(mc + 1, count: mPanels, blocks: mChunks)
+    let j0 = nt * gemmNT, jn = min(gemmNT, n - j0)
+    if upperOnly && j0 + jn <= pBegin * mr { return }  // tile entirely below the diagonal
+    // Pack B[k0..<k0+kc, j0..<j0+jn] → panel q at packedB + q·NR·kc, (p, j) at [p·NR + j].
+    // B is read as K×N; view it as N×K (swap strides) so packPanel walks output columns.
+    let bPanels = (jn + nr - 1) / nr
+    let bT = StridedOperand(base: opB.base, rowStride: opB.columnStride, columnStride: opB.rowStride)
+    for q in 0..<bPanels {
+      packPanel(bT, rows: j0 + q * nr, rowCount: min(nr, jn - q * nr), width: nr, k0: k0, kc: kc,
+                into: scratch.packedB + q * nr * kc)
+    }
+    for p in pBegin..<pEnd {
+      let i0 = p * mr, rows = min(mr, m - i0)
+      if upperOnly && j0 + jn <= i0 { continue }
+      // The A panel: packed once for all tasks, or packed here (one N tile: no reuse lost).
+      let aPanel: UnsafePointer<Float>
+      if let packedA {
+        aPanel = UnsafePointer(packedA + p * mr * kc)
+      } else {
+        packPanel(opA, rows: i0, rowCount: rows, width: mr, k0: k0, kc: kc, into: scratch.aPanel)
+        aPanel = UnsafePointer(scratch.aPanel)
+      }
+      for q in 0..<bPanels {
+        let jq = j0 + q * nr, cols = min(nr, n - jq)
+        if upperOnly && jq + cols <= i0 { continue }
+        let bPanel = UnsafePointer(scratch.packedB + q * nr * kc)
+        let bq = addBias.map { $0 + jq }
+        let full = rows == mr && cols == nr
+        let target = full ? out + i0 * ldc + jq : scratch.edge
+        let targetStride = full ? ldc : nr
+        gemmMicroKernel(kc: kc, a: aPanel, b: bPanel, c: target, ldc: targetStride,
+                        loadC: full && loadC, bias: full ? bq : nil)
+        if !full {
+          // Edge tile: same kernel into scratch, then the same combination per element.
+          for r in 0..<rows {
+            for j in 0..<cols {
+              var v: Float = loadC ? out[(i0 + r) * ldc + jq + j] : 0
+              if let bq { v += bq[j] }
+              out[(i0 + r) * ldc + jq + j] = v + scratch.edge[r * nr + j]
+            }
+          }
+        }
+      }
+    }
+  }
+
+  if direct {
+    parallelFor(tasks: tasks, maxThreads: threadCap, makeScratch: makeScratch,
+                releaseScratch: releaseScratch) { t, scratch in
+      for kb in 0..<kBlocks { tile(t, kb: kb, packedA: nil, &scratch) }
+    }
+    return
+  }
+  let packedA = allocateFloats(mPanels * mr * kcMax)
+  defer { packedA.deallocate() }
+  nonisolated(unsafe) let pa = packedA
   for kb in 0..<kBlocks {
     let k0 = blockStart(kb, count: k, blocks: kBlocks)
     let kc = blockStart(kb + 1, count: k, blocks: kBlocks) - k0
     // Pack A[:, k0..<k0+kc] → panel p at pa + p·MR·kc, element (r, q) at [q·MR + r].
     let panelsPerTask = 8
-    parallelFor(tasks: (mPanels + panelsPerTask - 1) / panelsPerTask) { t in
+    parallelFor(tasks: (mPanels + panelsPerTask - 1) / panelsPerTask, maxThreads: threadCap,
+                makeScratch: {}, releaseScratch: { _ in }) { t, _ in
       let p0 = t * panelsPerTask, p1 = min(mPanels, p0 + panelsPerTask)
       for p in p0..<p1 {
         packPanel(opA, rows: p * mr, rowCount: min(mr, m - p * mr), width: mr, k0: k0, kc: kc,
                   into: pa + p * mr * kc)
       }
     }
-    let loadC = accumulate || kb > 0
-    nonisolated(unsafe) let addBias = kb == 0 ? biasPointer : nil
-    parallelFor(tasks: tasks, makeScratch: {
-      GemmScratch(packedB: allocateFloats(kcMax * gemmNT), edge: allocateFloats(mr * nr))
-    }, releaseScratch: { scratch in
-      scratch.packedB.deallocate()
-      scratch.edge.deallocate()
-    }) { t, scratch in
-      let mc = t % mChunks, nt = t / mChunks
-      let pBegin = blockStart(mc, count: mPanels, blocks: mChunks)
-      let pEnd = blockStart(mc + 1, count: mPanels, blocks: mChunks)
-      let j0 = nt * gemmNT, jn = min(gemmNT, n - j0)
-      if upperOnly && j0 + jn <= pBegin * mr { return }  // tile entirely below the diagonal
-      // Pack B[k0..<k0+kc, j0..<j0+jn] → panel q at packedB + q·NR·kc, (p, j) at [p·NR + j].
-      let bPanels = (jn + nr - 1) / nr
-      // B is read as K×N; view it as N×K (swap strides) so packPanel walks output columns.
-      let bT = StridedOperand(base: opB.base, rowStride: opB.columnStride, columnStride: opB.rowStride)
-      for q in 0..<bPanels {
-        packPanel(bT, rows: j0 + q * nr, rowCount: min(nr, jn - q * nr), width: nr, k0: k0, kc: kc,
-                  into: scratch.packedB + q * nr * kc)
-      }
-      for p in pBegin..<pEnd {
-        let i0 = p * mr, rows = min(mr, m - i0)
-        for q in 0..<bPanels {
-          let jq = j0 + q * nr, cols = min(nr, n - jq)
-          if upperOnly && jq + cols <= i0 { continue }
-          let aPanel = UnsafePointer(pa + p * mr * kc)
-          let bPanel = UnsafePointer(scratch.packedB + q * nr * kc)
-          let bq = addBias.map { $0 + jq }
-          if rows == mr && cols == nr {
-            gemmMicroKernel(kc: kc, a: aPanel, b: bPanel, c: out + i0 * ldc + jq, ldc: ldc,
-                            loadC: loadC, bias: bq)
-          } else {
-            // Edge tile: same kernel into scratch, then the same combination per element.
-            gemmMicroKernel(kc: kc, a: aPanel, b: bPanel, c: scratch.edge, ldc: nr,
-                            loadC: false, bias: nil)
-            for r in 0..<rows {
-              for j in 0..<cols {
-                var v: Float = loadC ? out[(i0 + r) * ldc + jq + j] : 0
-                if let bq { v += bq[j] }
-                out[(i0 + r) * ldc + jq + j] = v + scratch.edge[r * nr + j]
-              }
-            }
-          }
-        }
-      }
+    parallelFor(tasks: tasks, maxThreads: threadCap, makeScratch: makeScratch,
+                releaseScratch: releaseScratch) { t, scratch in
+      tile(t, kb: kb, packedA: pa, &scratch)
     }
   }
 }

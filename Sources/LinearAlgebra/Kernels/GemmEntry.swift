@@ -95,3 +95,15 @@ func transposeKernel(_ a: Matrix, into t: inout Matrix) {
     }
   }
 }
+
+/// A `rows × columns` matrix whose elements are not initialised, for outputs the GEMM
+/// overwrites entirely (`accumulate == false`). Skipping the zero fill matters for large
+/// outputs (the 2048 × 49152 logits: 400 MB): the pages are then first touched by the
+/// parallel kernel instead of a serial memset.
+func matrixForOverwrite(rows: Int, columns: Int) -> Matrix {
+  let count = rows * columns
+  let storage = [Float](unsafeUninitializedCapacity: count) { _, initialized in
+    initialized = count  // Float is trivial; every element is written by the caller
+  }
+  return Matrix(rows: rows, columns: columns, storage: storage)
+}

@@ -59,11 +59,11 @@ private final class TaskCounter: Sendable {
 /// Closures are `@Sendable` because Dispatch runs them on other threads; kernels that capture
 /// pointers re-bind them as `nonisolated(unsafe) let` locals, each task touching a disjoint
 /// part of the output.
-func parallelFor<Scratch>(tasks: Int, makeScratch: @Sendable () -> Scratch,
+func parallelFor<Scratch>(tasks: Int, maxThreads: Int? = nil, makeScratch: @Sendable () -> Scratch,
                           releaseScratch: @Sendable (Scratch) -> Void = { _ in },
                           _ body: @Sendable (Int, inout Scratch) -> Void) {
   if tasks <= 0 { return }
-  let threads = min(tasks, Parallelism.effectiveThreads)
+  let threads = min(tasks, Parallelism.effectiveThreads, maxThreads ?? Int.max)
   if threads == 1 {
     var scratch = makeScratch()
     for t in 0..<tasks { body(t, &scratch) }

@@ -83,14 +83,54 @@ func softmaxKernel(_ x: UnsafeMutablePointer<Float>, valid: Int, n: Int) {
     for i in 0..<valid { x[i] = x[i] == .infinity ? 1 / count : 0 }
     return
   }
-  var s: Float = 0
-  for i in 0..<valid {
-    let e = expf(x[i] - m)
-    x[i] = e
-    s += e
+  // exp(x − m) sixteen at a time (the tail padded with −∞, whose exp is exactly 0).
+  let r = UnsafeMutableRawPointer(x)
+  let shift = SIMD16<Float>(repeating: m)
+  var acc = SIMD16<Float>()
+  var i = 0
+  while i + 16 <= valid {
+    let e = expVector(r.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) - shift)
+    r.storeBytes(of: e, toByteOffset: i * 4, as: SIMD16<Float>.self)
+    acc += e
+    i += 16
   }
-  let inv = 1 / s  // s ≥ 1: the maximum contributes exp(0) = 1
-  for i in 0..<valid { x[i] *= inv }
+  if i < valid {
+    var v = SIMD16<Float>(repeating: -.infinity)
+    for l in 0..<(valid - i) { v[l] = x[i + l] - m }
+    let e = expVector(v)
+    for l in 0..<(valid - i) { x[i + l] = e[l] }
+    acc += e
+  }
+  let inv = 1 / acc.sum()  // ≥ 1 in the sum: the maximum contributes exp(0) = 1
+  scaleKernel(x, valid, by: inv)
+}
+
+/// eˣ lane by lane, for x ≤ 88 (softmax passes x − max ≤ 0), relative error ≤ 2 ulp.
+///
+/// ```
+/// n = round(x·log₂e),  r = x − n·ln2 (two-part ln2, |r| ≤ ln2/2),
+/// eˣ = 2ⁿ · P(r),  P = degree-7 Taylor polynomial of eʳ (truncation ≤ 7e-9 relative)
+/// ```
+/// x < −87.3 (results below the smallest normal Float) and −∞ give exactly 0; NaN gives NaN.
+@inline(__always)
+func expVector(_ x: SIMD16<Float>) -> SIMD16<Float> {
+  let clamped = x.clamped(lowerBound: SIMD16(repeating: -87.3), upperBound: SIMD16(repeating: 88))
+  let n = (clamped * SIMD16(repeating: 1.442_695_04)).rounded(.toNearestOrEven)
+  var r = clamped - n * SIMD16(repeating: 0.693_145_751_953_125)  // ln2 high part (exact product)
+  r = r - n * SIMD16(repeating: 1.428_606_765_330_187e-06)  // ln2 low part
+  var p = SIMD16<Float>(repeating: 1.0 / 5040)
+  p = p * r + SIMD16(repeating: 1.0 / 720)
+  p = p * r + SIMD16(repeating: 1.0 / 120)
+  p = p * r + SIMD16(repeating: 1.0 / 24)
+  p = p * r + SIMD16(repeating: 1.0 / 6)
+  p = p * r + SIMD16(repeating: 0.5)
+  p = p * r + SIMD16(repeating: 1)
+  p = p * r + SIMD16(repeating: 1)
+  let exponent = (SIMD16<Int32>(n, rounding: .towardZero) &+ 127) &<< 23
+  var result = p * unsafeBitCast(exponent, to: SIMD16<Float>.self)
+  result.replace(with: 0, where: x .< SIMD16(repeating: -87.3))
+  result.replace(with: x, where: x .!= x)  // NaN stays NaN
+  return result
 }
 
 /// log Σ exp(x_i) over n values, computed as max + log Σ exp(x_i − max) with a Double sum.
