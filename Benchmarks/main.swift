@@ -7,6 +7,7 @@ import Foundation
 let benchmarks: [String: ([String]) throws -> Void] = [
   "gemm": GemmBenchmark.run,
   "forward": ForwardBenchmark.run,
+  "load": LoadBenchmark.run,
 ]
 
 var argv = Array(CommandLine.arguments.dropFirst())

@@ -1,7 +1,7 @@
 import Foundation
 import LinearAlgebra
 import Testing
-@testable import Transformer
+import Transformer
 
 /// Fixture files of this target (read from the source tree).
 enum Fixtures {

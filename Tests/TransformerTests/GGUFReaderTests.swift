@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-@testable import Transformer
+import Transformer
 
 /// The shared data folder beside the package root (`../shared/data`).
 enum SharedData {

@@ -154,8 +154,8 @@ extension ModelConfig {
     layers = shapes
   }
 
-  /// The HF `config.json` for this model, with a `"pare"` block when any layer differs from
-  /// the dense layout (HF libraries ignore unknown keys; Pare reads it back).
+  /// The HF `config.json` for this model, with a `"pare"` block holding every layer's sizes
+  /// (HF libraries ignore unknown keys; Pare reads it back).
   public func huggingFaceJSON() -> JSONValue {
     var members: [(key: String, value: JSONValue)] = []
     func add(_ key: String, _ value: JSONValue) { members.append((key, value)) }
@@ -194,7 +194,7 @@ extension ModelConfig {
     add("bos_token_id", id(bosTokenID))
     add("eos_token_id", id(eosTokenID))
     add("torch_dtype", .string("float32"))
-    if isPruned || layers.contains(where: { $0.originalQueryHeads != nil || $0.originalChannels != nil }) {
+    do {  // always present: it marks a folder Pare wrote
       let layerList: [JSONValue] = layers.map { s in
         var m: [(key: String, value: JSONValue)] = [
           ("key_value_head_of_query", .array(s.keyValueHeadOfQuery.map { .int($0) })),

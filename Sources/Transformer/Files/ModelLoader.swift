@@ -253,7 +253,7 @@ public func unpermutingRoPERows(_ linear: Linear, headCount: Int) -> Linear {
 }
 
 /// For each HF row, the GGUF row it comes from (see `unpermutingRoPERows`).
-func ropeRowOrder(rows: Int, headCount: Int) -> [Int] {
+public func ropeRowOrder(rows: Int, headCount: Int) -> [Int] {
   guard headCount > 0, rows % headCount == 0, (rows / headCount) % 2 == 0 else { return Array(0..<rows) }
   let d = rows / headCount, half = d / 2
   var order = [Int](repeating: 0, count: rows)

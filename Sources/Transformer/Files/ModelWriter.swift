@@ -27,8 +27,9 @@ public struct ModelWriter: Sendable {
   public var overwrite = false
   /// The model that was read: never overwritten, even with `overwrite`.
   public var inputPath: String?
-  /// Test hook: fail after writing this many files into the temporary folder.
-  var failAfterFileCount: Int?
+  /// Failure injection, for tests of atomicity: throw `writeFailed` after this many files
+  /// have been written into the temporary folder. `nil` (the default) in normal use.
+  public var failAfterFileCount: Int?
 
   public init(dtype: StorageDType = .f32, tokenizerFiles: [String: Data] = [:], extraFiles: [String: Data] = [:],
               overwrite: Bool = false, inputPath: String? = nil) {

@@ -1,0 +1,54 @@
+// pare-bench load [MODEL] [--json] (issue 3): time to open, validate and dequantise a model
+// (default: the SmolLM2 Q4_1 GGUF), and the dequantisation throughput of its tensors.
+// Validation first: the loaded model must have the expected shape and the parallel
+// dequantiser must agree bit for bit with a single-block-at-a-time pass over one tensor.
+import Foundation
+import Transformer
+
+enum LoadBenchmark {
+  static func run(_ args: [String]) throws {
+    let json = args.contains("--json")
+    let path = args.first { !$0.hasPrefix("--") } ?? "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    // Validate: the whole-tensor path equals block-by-block decoding of the first tensor.
+    if path.hasSuffix(".gguf") {
+      let file = try GGUFFile(contentsOf: URL(fileURLWithPath: path))
+      if let t = file.tensors.first(where: { $0.type.isDequantisable && $0.elementCount > 1 << 20 }) {
+        let whole = try file.floats(t)
+        let step = t.type.blockSize
+        for b in stride(from: 0, to: min(t.elementCount / step, 4096), by: 97) {
+          let bytes = file.withTensorBytes(t) { Array($0[(b * t.type.blockByteCount)..<((b + 1) * t.type.blockByteCount)]) }
+          var one = GGUFEncoder()
+          one.tensors = [.init(name: "x", dimensions: [step], type: t.type, bytes: bytes)]
+          let single = try GGUFFile(data: Data(one.encode())).floats(named: "x")
+          guard Array(whole[(b * step)..<((b + 1) * step)]) == single else {
+            throw LoadBenchmarkError("dequantisation of \(t.name) block \(b) differs between whole-tensor and single-block paths")
+          }
+        }
+      }
+    }
+    var times: [Double] = []
+    var loaded: LoadedModel?
+    for _ in 0..<3 {
+      let start = DispatchTime.now().uptimeNanoseconds
+      loaded = try ModelLoader.load(path: path)
+      times.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+    }
+    guard let model = loaded else { return }
+    let best = times.min() ?? 0
+    let params = model.parameterCount
+    if json {
+      let object: [String: Any] = ["benchmark": "load", "model": path, "seconds_best": best, "seconds_all": times,
+                                   "parameters": params, "parameters_per_second": Double(params) / best]
+      let data = try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys])
+      print(String(decoding: data, as: UTF8.self))
+    } else {
+      print("load \(path): best of 3 \(String(format: "%.3f", best)) s (\(times.map { String(format: "%.3f", $0) }.joined(separator: ", "))), "
+            + "\(params) parameters, \(String(format: "%.0f", Double(params) / best / 1e6)) M parameters/s")
+    }
+  }
+}
+
+struct LoadBenchmarkError: Error, CustomStringConvertible {
+  var description: String
+  init(_ d: String) { description = d }
+}
