@@ -8,6 +8,7 @@ let benchmarks: [String: ([String]) throws -> Void] = [
   "gemm": GemmBenchmark.run,
   "forward": ForwardBenchmark.run,
   "load": LoadBenchmark.run,
+  "tokenizer": TokenizerBenchmark.run,
 ]
 
 var argv = Array(CommandLine.arguments.dropFirst())

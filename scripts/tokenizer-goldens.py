@@ -92,8 +92,98 @@ def golden(name, ids, text, reference_count=None, extra=None):
     print(f"{name}: {len(ids)} tokens, ids sha256 {entry['ids_sha256'][:16]}…")
 
 
+# Scalars the differential strings draw from: every class boundary the scanners care about.
+POOLS = [
+    "abcXYZ", "0123456789", " ", " ", " ", "\t\n\r\x0b\x0c", "\r\n", "'", "'s'S't're'RE've'm'll'LL'd'D'ſ",
+    "!?.,;:-()[]{}\"#$%&*+/<=>@\\^_`|~",
+    "\u00a0\u1680\u2000\u2005\u200a\u2028\u2029\u202f\u205f\u3000\u0085", "\u180e\u200b\ufeff\u200d",
+    "éÅßĳǅʰ", "αβΓΔ", "жЖя", "中文字", "한국어", "ـعربي", "हिन्दी", "\u0301\u0308\u0903",
+    "٠١٢۳٤", "²³¹¼½", "ⅠⅡⅫ〇", "０１２", "😀👍🏽\ufe0f", "\U0001F1FA\U0001F1F8",
+]
+
+
+def random_text(rng, wild=0.08):
+    """Up to 40 runs from the pools; a fraction `wild` are random code points (any version)."""
+    out = []
+    for _ in range(rng.randrange(1, 40)):
+        if rng.random() < wild:
+            v = rng.randrange(0x80, 0x110000)
+            if 0xD800 <= v <= 0xDFFF:
+                continue
+            out.append(chr(v))
+        else:
+            pool = POOLS[rng.randrange(len(POOLS))]
+            out.append(pool[rng.randrange(len(pool))] * rng.choice([1, 1, 1, 2, 3]))
+    return "".join(out)
+
+
+def differential():
+    """HF `tokenizers` pieces (and ids) for random strings under every pre-tokenizer Pare has."""
+    import random
+    from tokenizers import Regex
+    rng = random.Random(2024)
+    texts = [random_text(rng) for _ in range(300)] + [random_text(rng, wild=0.6) for _ in range(150)]
+    llama3 = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+    qwen2 = llama3.replace(r"\p{N}{1,3}", r"\p{N}")
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    plain = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    pipelines = {
+        "gpt2": byte_level,
+        "gpt2+digits": pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level]),
+        "llama3": pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(llama3), "isolated"), plain]),
+        "qwen2": pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(qwen2), "isolated"), plain]),
+    }
+    # A byte-level piece has one character per byte, so its length is its UTF-8 byte count.
+    pieces = {name: [[len(p) for p, _ in pre.pre_tokenize_str(t)] for t in texts] for name, pre in pipelines.items()}
+    entry = {"generator": "scripts/tokenizer-goldens.py", "texts": texts,
+             "pieces_note": "UTF-8 byte length of each piece, in order", "piece_bytes": pieces}
+    # Whole-tokenizer ids on the same strings for the GPT-2 vocabulary.
+    gpt2 = build(DATA / "tokenizers" / "ggml-vocab-gpt-2.gguf", digits=False)
+    entry["gpt2_ids"] = [gpt2.encode(t, add_special_tokens=False).ids for t in texts]
+    (OUT / "pretokenizer-differential.json").write_text(
+        json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n", encoding="utf-8")
+    print(f"pretokenizer-differential: {len(texts)} texts")
+    return texts
+
+
+def small_tokenizer_jsons(texts):
+    """Small tokenizer.json files written by HF itself (BPE trained on WikiText-2 test, 600
+    tokens), one per pre-tokenizer family, with HF's ids for test strings."""
+    from tokenizers import Regex, normalizers, trainers
+    corpus = (DATA / "wikitext-2-raw" / "wiki.test.raw").read_text(encoding="utf-8").split("\n")
+    llama3 = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+"
+    qwen2 = llama3.replace(r"\p{N}{1,3}", r"\p{N}")
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    plain = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+    families = {
+        "gpt2": (byte_level, False, None),
+        "smollm": (pre_tokenizers.Sequence([pre_tokenizers.Digits(individual_digits=True), byte_level]), False, None),
+        "llama3": (pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(llama3), "isolated"), plain]), True, None),
+        "qwen2": (pre_tokenizers.Sequence([pre_tokenizers.Split(Regex(qwen2), "isolated"), plain]), False, normalizers.NFC()),
+    }
+    samples = texts[:60] + ["<|endoftext|> The 1990s' ca\u0301fe\u0301 ''ll  \n\n x", " = Robert Boulter = \n"]
+    for name, (pre, ignore, norm) in families.items():
+        tok = Tokenizer(models.BPE(ignore_merges=ignore))
+        tok.pre_tokenizer = pre
+        if norm is not None:
+            tok.normalizer = norm
+        tok.decoder = decoders.ByteLevel()
+        trainer = trainers.BpeTrainer(vocab_size=600, special_tokens=["<|endoftext|>"],
+                                      initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), show_progress=False)
+        tok.train_from_iterator(corpus, trainer=trainer)
+        entry = {"generator": "scripts/tokenizer-goldens.py", "tokenizer_json": tok.to_str(), "texts": samples,
+                 "ids": [tok.encode(t, add_special_tokens=False).ids for t in samples]}
+        (OUT / f"hf-small-{name}.json").write_text(json.dumps(entry, separators=(",", ":"), ensure_ascii=False) + "\n",
+                                                   encoding="utf-8")
+        print(f"hf-small-{name}: {tok.get_vocab_size()} tokens")
+
+
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
+    texts = differential()
+    small_tokenizer_jsons(texts)
+    if "--differential-only" in sys.argv:
+        return
     wiki = "\n\n".join(wikitext_rows(DATA / "wikitext-2-raw" / "wiki.test.raw"))
     ptb = "\n\n".join(ptb_rows(DATA / "ptb" / "ptb.test.txt"))
 

@@ -1,7 +1,7 @@
 import Foundation
 import LinearAlgebra
 import Testing
-@testable import Transformer
+import Transformer
 
 /// Loaded once: the llama.cpp test vocabularies are large (up to 152k tokens).
 enum TestVocabularies {
@@ -50,14 +50,7 @@ struct TokenizerVectorTests {
 
 @Suite("Tokenizer: pre-tokenizer pieces")
 struct PreTokenizerTests {
-  static func pieces(_ text: String, _ pre: PreTokenizer) -> [String] {
-    let t = ScalarText(utf8: Array(text.utf8))
-    var out: [String] = []
-    pre.pieces(t, in: 0..<t.scalars.count) { r in
-      out.append(String(decoding: t.bytes[t.offsets[r.lowerBound]..<t.offsets[r.upperBound]], as: UTF8.self))
-    }
-    return out
-  }
+  static func pieces(_ text: String, _ pre: PreTokenizer) -> [String] { pre.split(text) }
 
   // Expected pieces worked out by hand from the regular expressions in PreTokenizer.swift.
   @Test("GPT-2 pattern")
@@ -108,12 +101,25 @@ struct TokenizerBehaviourTests {
     for trial in 0..<300 {
       let n = trial < 250 ? Int(rng.next() % 40) + 1 : Int(rng.next() % 400) + 65
       let bytes = (0..<n).map { _ in rng.next() % 4 == 0 ? UInt8(truncatingIfNeeded: rng.next()) : alphabet[Int(rng.next() % UInt64(alphabet.count))] }
-      let symbols = bytes.map { t.byteTokens[Int($0)] }
-      let reference = BPE.mergeReference(symbols, t.table)
-      var short = symbols
-      BPE.mergeShort(&short, t.table)
-      #expect(short == reference, "trial \(trial)")
-      #expect(BPE.mergeLong(symbols, t.table) == reference, "trial \(trial)")
+      let reference = t.merge(bytes: bytes, algorithm: .reference)
+      #expect(t.merge(bytes: bytes, algorithm: .rankArray) == reference, "trial \(trial)")
+      #expect(t.merge(bytes: bytes, algorithm: .heap) == reference, "trial \(trial)")
+    }
+    // The reference itself on a hand-checked case: "Ġ t" (rank 0) then "Ġt he"… give " the".
+    #expect(t.merge(bytes: Array(" the".utf8), algorithm: .reference) == [t.id(forToken: "Ġthe")!])
+  }
+
+  @Test("ids do not depend on the segment size", arguments: ["gpt2", "llama3", "qwen2"])
+  func segments(name: String) throws {
+    let t = try (name == "gpt2" ? TestVocabularies.gpt2 : name == "llama3" ? TestVocabularies.llama3 : TestVocabularies.qwen2).get()
+    var texts = try TokenizerVectorTests.cases("gpt-2").map(\.text)
+    texts.append(texts.joined(separator: "\n"))
+    texts.append("a\nb\n\nc \n d\r\ne'\nS\n'S 12\n34\n  x\n\tX\n<|endoftext|>\nZ ab  cd   e\n\nf \n")
+    for text in texts {
+      let whole = t.encodeIDs(text, allowSpecialTokens: true, segmentBytes: .max)
+      for size in [1, 2, 7, 64] {
+        #expect(t.encodeIDs(text, allowSpecialTokens: true, segmentBytes: size) == whole, "\(name) size \(size): \(text.debugDescription)")
+      }
     }
   }
 
@@ -140,7 +146,7 @@ struct TokenizerBehaviourTests {
   @Test("ill-formed UTF-8 decodes to U+FFFD per maximal subpart")
   func invalidUTF8() throws {
     let t = try TestVocabularies.gpt2.get()
-    func ids(_ bytes: [UInt8]) -> [Int] { bytes.map { Int(t.byteTokens[Int($0)]) } }
+    func ids(_ bytes: [UInt8]) -> [Int] { bytes.map { t.id(forToken: ByteLevel.encode([$0]))! } }
     #expect(try t.decode(ids([0xE2, 0x82, 0x41])) == "\u{FFFD}A")             // truncated 3-byte
     #expect(try t.decode(ids([0xC0, 0x80])) == "\u{FFFD}\u{FFFD}")            // overlong
     #expect(try t.decode(ids([0xED, 0xA0, 0x80])) == "\u{FFFD}\u{FFFD}\u{FFFD}")  // surrogate
@@ -182,8 +188,9 @@ struct TokenizerBehaviourTests {
         arguments: [PreTokenizer(pattern: .gpt2, isolatesDigits: true), PreTokenizer(pattern: .llama3), PreTokenizer(pattern: .qwen2)])
   func exportPreTokenizers(pre: PreTokenizer) throws {
     let alphabet = (0..<256).map { ByteLevel.encode([UInt8($0)]) }
-    let t = try Tokenizer(tokens: alphabet + ["Ġt", "Ġth", "<|x|>"], merges: [("Ġ", "t"), ("Ġt", "h")],
-                          preTokenizer: pre, addedTokens: [AddedTokenFixture.special(258)],
+    let t = try Tokenizer(tokens: alphabet + ["Ġt", "Ġth", "<|x|>", AddedTokenFixture.awkward], merges: [("Ġ", "t"), ("Ġt", "h")],
+                          preTokenizer: pre,
+                          addedTokens: [AddedTokenFixture.special(258), .init(id: 259, content: AddedTokenFixture.awkward, isSpecial: false)],
                           ignoresMerges: pre.pattern == .llama3)
     let back = try Tokenizer(tokenizerJSON: try t.tokenizerJSON())
     #expect(back.preTokenizer == pre)
@@ -192,6 +199,7 @@ struct TokenizerBehaviourTests {
     #expect(back.addedTokens == t.addedTokens)
     #expect(back.encode(" the 1234<|x|>", allowSpecialTokens: true) == t.encode(" the 1234<|x|>", allowSpecialTokens: true))
     #expect(t.encode(" th<|x|>", allowSpecialTokens: true) == [257, 258])
+    #expect(back.encode("a" + AddedTokenFixture.awkward) == t.encode("a") + [259])  // non-special: always matched
   }
 
   @Test("vocab.json + merges.txt and folder loading")
@@ -207,6 +215,13 @@ struct TokenizerBehaviourTests {
     try Data(merges.utf8).write(to: dir.appendingPathComponent("merges.txt"))
     let loaded = try Tokenizer.load(modelPath: dir.path)
     for c in try TokenizerVectorTests.cases("gpt-2") { #expect(loaded.encode(c.text) == c.ids) }
+    // A tokenizer.json beside them wins; it can also be named directly.
+    let json = dir.appendingPathComponent("tokenizer.json")
+    try t.tokenizerJSON().write(to: json)
+    #expect(try Tokenizer.load(modelPath: dir.path).merges.count == t.merges.count)
+    #expect(try Tokenizer.load(modelPath: json.path).encode("Hello world") == [15496, 995])
+    try Data("{}".utf8).write(to: json)
+    #expect(throws: TokenizerError.self) { try Tokenizer.load(modelPath: dir.path) }
     #expect(loaded.encode("x<|endoftext|>", allowSpecialTokens: true).last == 50256)
   }
 
@@ -296,4 +311,6 @@ struct EvaluationTextTests {
 
 enum AddedTokenFixture {
   static func special(_ id: Int) -> Tokenizer.AddedToken { .init(id: id, content: "<|x|>", isSpecial: true) }
+  /// A token that needs every JSON escape.
+  static let awkward = "<|q\"\\\t\u{1}é|>"
 }

@@ -62,6 +62,13 @@ struct MergeTable: Sendable {
   }
 }
 
+/// Reusable buffers for merging one piece after another.
+struct MergeScratch {
+  var symbols: [Int32] = []
+  var ranks: [Int32] = []
+  var merged: [Int32] = []
+}
+
 enum BPE {
   /// Pieces longer than this many symbols use the heap algorithm.
   static let shortPieceLimit = 64
@@ -84,26 +91,33 @@ enum BPE {
 
   /// Dispatches on length; appends the result to `out`.
   @inline(__always)
-  static func merge(_ symbols: inout [Int32], _ table: MergeTable, into out: inout [Int32]) {
-    if symbols.count <= shortPieceLimit {
-      mergeShort(&symbols, table)
-      out.append(contentsOf: symbols)
+  static func merge(_ scratch: inout MergeScratch, _ table: MergeTable, into out: inout [Int32]) {
+    if scratch.symbols.count <= shortPieceLimit {
+      mergeShort(&scratch.symbols, table, ranks: &scratch.ranks, merged: &scratch.merged)
+      out.append(contentsOf: scratch.symbols)
     } else {
-      out.append(contentsOf: mergeLong(symbols, table))
+      out.append(contentsOf: mergeLong(scratch.symbols, table))
     }
+  }
+
+  /// `mergeShort` with its own buffers.
+  static func mergeShort(_ s: inout [Int32], _ table: MergeTable) {
+    var ranks: [Int32] = [], merged: [Int32] = []
+    mergeShort(&s, table, ranks: &ranks, merged: &merged)
   }
 
   /// Same contract as `mergeReference`, for short pieces: `ranks[p]` caches the rule of
   /// pair (p, p+1), so each merge costs one scan for the minimum and two lookups.
-  static func mergeShort(_ s: inout [Int32], _ table: MergeTable) {
+  /// `ranks` and `merged` are scratch buffers (reused across pieces to avoid allocation).
+  static func mergeShort(_ s: inout [Int32], _ table: MergeTable, ranks: inout [Int32], merged: inout [Int32]) {
     var n = s.count
     if n < 2 { return }
-    var ranks = [Int32](repeating: 0, count: n - 1)
-    var merged = [Int32](repeating: 0, count: n - 1)
+    ranks.removeAll(keepingCapacity: true)
+    merged.removeAll(keepingCapacity: true)
     for p in 0..<(n - 1) {
       let m = table.lookup(s[p], s[p + 1])
-      ranks[p] = m.rank
-      merged[p] = m.merged
+      ranks.append(m.rank)
+      merged.append(m.merged)
     }
     while n > 1 {
       var best = 0

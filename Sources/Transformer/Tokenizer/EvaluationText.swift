@@ -17,7 +17,7 @@ public enum EvaluationText {
   }
 
   /// Largest dataset file read.
-  public static let maxFileBytes = 1 << 31
+  public static let maxFileBytes = 1 << 30
 
   public enum LoadError: Error, Sendable, Equatable, CustomStringConvertible {
     case unreadable(path: String, reason: String)

@@ -8,13 +8,21 @@
 ///   `'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`
 /// - `llama3` (Llama-3, "llama-bpe"), and `qwen2` which differs only by `\p{N}` for `\p{N}{1,3}`:
 ///   `(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`
-///   (case-insensitive contractions over ASCII letters, as llama.cpp writes them).
+///   (case-insensitive contractions: ASCII case, and `ſ` U+017F, which folds to `s` in HF's
+///   Oniguruma; llama.cpp's rewrite `'[sS]` misses that one).
 ///
 /// Classes: `\p{L}` = general categories Lu Ll Lt Lm Lo; `\p{N}` = Nd Nl No; `\s` = the
 /// Unicode White_Space property (Oniguruma's `\s`: U+0009–000D, U+0085, Zs, Zl, Zp).
 /// With `isolatesDigits` (HF `Digits(individual_digits: true)`, llama.cpp's leading `\p{N}`
 /// expression) every `\p{N}` scalar is first cut out as its own piece, and the pattern then
 /// runs on each stretch between digits separately: its lookahead never sees past a stretch.
+///
+/// Unicode versions. HF's regex engine (Oniguruma inside `tokenizers` 0.23) knows Unicode
+/// 16.0, while its `Digits` step uses Rust's `char::is_numeric` (Unicode 17.0). The standard
+/// library may know a newer version, so a scalar assigned later than those versions counts as
+/// unassigned (neither letter nor number) for the regex, and as no digit for `Digits`: see
+/// `CharacterClass.regexUnicodeVersion` and `digitsUnicodeVersion`. (Measured by
+/// scripts/tokenizer-goldens.py's differential fixture, which includes random code points.)
 public struct PreTokenizer: Sendable, Equatable {
   /// The split expression.
   public enum Pattern: String, Sendable, Equatable, CaseIterable {
@@ -46,12 +54,22 @@ public struct PreTokenizer: Sendable, Equatable {
     }
   }
 
+  /// The pieces of `text`, in order; they concatenate to `text`.
+  public func split(_ text: String) -> [String] {
+    let t = ScalarText(utf8: Array(text.utf8))
+    var out: [String] = []
+    pieces(t, in: 0..<t.scalars.count) { r in
+      out.append(String(decoding: t.bytes[t.offsets[r.lowerBound]..<t.offsets[r.upperBound]], as: UTF8.self))
+    }
+    return out
+  }
+
   /// The piece boundaries of `text`, as ranges of scalar indices into `text.scalars`.
   /// Pieces are contiguous and cover the text exactly.
   func pieces(_ text: ScalarText, in range: Range<Int>, _ body: (Range<Int>) -> Void) {
     guard isolatesDigits else { split(text, range, body); return }
     var start = range.lowerBound
-    for i in range where text.classes[i] & CharacterClass.number != 0 {
+    for i in range where text.classes[i] & CharacterClass.isolatedDigit != 0 {
       if start < i { split(text, start..<i, body) }
       body(i..<(i + 1))
       start = i + 1
@@ -79,8 +97,11 @@ public struct PreTokenizer: Sendable, Equatable {
   @inline(__always)
   static func contractionLength(_ s: [UInt32], _ i: Int, _ end: Int, caseInsensitive: Bool) -> Int {
     guard s[i] == 0x27, i + 1 < end else { return 0 }
+    // Case folding as Oniguruma's (?i) does for these letters: ASCII, plus U+017F ſ → s.
     @inline(__always) func fold(_ v: UInt32) -> UInt32 {
-      caseInsensitive && v >= 0x41 && v <= 0x5A ? v + 0x20 : v
+      guard caseInsensitive else { return v }
+      if v >= 0x41 && v <= 0x5A { return v + 0x20 }
+      return v == 0x17F ? 0x73 : v
     }
     let a = fold(s[i + 1])
     switch a {
@@ -179,32 +200,47 @@ public struct PreTokenizer: Sendable, Equatable {
 
 /// Bit flags describing one Unicode scalar for the scanners.
 enum CharacterClass {
-  static let letter: UInt8 = 1        // \p{L}
-  static let number: UInt8 = 2        // \p{N}
+  static let letter: UInt8 = 1        // \p{L} in the regex's Unicode version
+  static let number: UInt8 = 2        // \p{N} in the regex's Unicode version
   static let whitespace: UInt8 = 4    // \s
   static let newline: UInt8 = 8       // \r or \n
   static let space: UInt8 = 16        // U+0020
   static let apostrophe: UInt8 = 32   // U+0027
+  static let isolatedDigit: UInt8 = 64  // cut out by HF `Digits`: Nd Nl No in Rust's Unicode version
   static let letterNumberSpace: UInt8 = letter | number | whitespace
+
+  /// The Unicode version of `\p{L}`/`\p{N}` in HF's regex engine (Oniguruma in tokenizers 0.23).
+  static let regexUnicodeVersion = (major: 16, minor: 0)
+  /// The Unicode version of `char::is_numeric` in HF's `Digits` pre-tokenizer.
+  static let digitsUnicodeVersion = (major: 17, minor: 0)
 
   /// Classes of the ASCII scalars.
   static let ascii: [UInt8] = (0..<128).map { classify(Unicode.Scalar(UInt8($0))) }
 
-  /// The class of any scalar, from the Unicode properties of the standard library.
+  /// The class of any scalar, from the Unicode properties of the standard library, limited
+  /// to the versions above.
   static func classify(_ u: Unicode.Scalar) -> UInt8 {
     var f: UInt8 = 0
-    switch u.properties.generalCategory {
+    let p = u.properties
+    switch p.generalCategory {
     case .uppercaseLetter, .lowercaseLetter, .titlecaseLetter, .modifierLetter, .otherLetter:
-      f |= letter
+      if assigned(p, by: regexUnicodeVersion) { f |= letter }
     case .decimalNumber, .letterNumber, .otherNumber:
-      f |= number
+      if assigned(p, by: regexUnicodeVersion) { f |= number }
+      if assigned(p, by: digitsUnicodeVersion) { f |= isolatedDigit }
     default: break
     }
-    if u.properties.isWhitespace { f |= whitespace }
+    if p.isWhitespace { f |= whitespace }
     if u.value == 0x0A || u.value == 0x0D { f |= newline }
     if u.value == 0x20 { f |= space }
     if u.value == 0x27 { f |= apostrophe }
     return f
+  }
+
+  /// Was the scalar assigned in Unicode `version` or earlier?
+  private static func assigned(_ p: Unicode.Scalar.Properties, by version: (major: Int, minor: Int)) -> Bool {
+    guard let age = p.age else { return false }
+    return age.major < version.major || (age.major == version.major && age.minor <= version.minor)
   }
 
   /// Class of `v`, with ASCII from the table.

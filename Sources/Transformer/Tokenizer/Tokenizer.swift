@@ -52,6 +52,11 @@ public struct Tokenizer: Sendable {
   let tokenForBytes: [[UInt8]: Int32]
   /// Added tokens as scalar arrays, longest first, by first scalar.
   let addedByFirstScalar: [UInt32: [(scalars: [UInt32], id: Int32, special: Bool)]]
+  /// Does an added token start with this ASCII scalar? (Skips the lookup for most text.)
+  let addedFirstASCII: [Bool]
+  let hasNonSpecialAddedTokens: Bool
+  /// No added token contains a pair where `isCut` would cut.
+  let canCutAtNewlines: Bool
 
   public var vocabularySize: Int { tokens.count }
 
@@ -89,6 +94,12 @@ public struct Tokenizer: Sendable {
     }
     for k in byFirst.keys { byFirst[k]!.sort { $0.scalars.count > $1.scalars.count } }
     addedByFirstScalar = byFirst
+    addedFirstASCII = (0..<128).map { byFirst[UInt32($0)] != nil }
+    hasNonSpecialAddedTokens = addedTokens.contains { !$0.isSpecial }
+    canCutAtNewlines = !addedTokens.contains { a in
+      let b = Array(a.content.utf8)
+      return b.indices.dropFirst().contains { Self.isCut(b[$0 - 1], b[$0]) }
+    }
 
     var bytes: [[UInt8]] = []
     bytes.reserveCapacity(tokens.count)
@@ -147,20 +158,56 @@ public struct Tokenizer: Sendable {
     encodeIDs(text, allowSpecialTokens: allowSpecialTokens).map(Int.init)
   }
 
+  /// Default size of the stretches `encodeIDs` works on (see `encodeIDs`).
+  public static let segmentBytes = 1 << 20
+
   /// Same as `encode`, as 32-bit ids.
-  public func encodeIDs(_ text: String, allowSpecialTokens: Bool = false) -> [Int32] {
+  ///
+  /// The text is handled in stretches of about `segmentBytes` bytes, so the working arrays
+  /// (about 14 bytes per text byte) stay small for big inputs. A stretch ends only between an
+  /// ASCII letter and a following space or "\n": every supported pattern ends a piece there
+  /// (a letter run or contraction cannot take in white space), and since the scalar before the
+  /// cut is not white space, no `\s+(?!\S)` lookahead can see across it. When an added token
+  /// contains such a pair, the text is not cut. The ids never depend on `segmentBytes`.
+  public func encodeIDs(_ text: String, allowSpecialTokens: Bool = false, segmentBytes: Int = Tokenizer.segmentBytes) -> [Int32] {
     let source = normalizesNFC ? text.precomposedForTokenizer : text
-    let t = ScalarText(utf8: Array(source.utf8))
+    let bytes = Array(source.utf8)
     var out: [Int32] = []
-    out.reserveCapacity(t.bytes.count / 3)
+    out.reserveCapacity(bytes.count / 3)
     var cache = PieceCache()
-    var symbols: [Int32] = []
+    var scratch = MergeScratch()
+    var start = 0
+    while start < bytes.count {
+      var end = bytes.count
+      if canCutAtNewlines && bytes.count - start > max(segmentBytes, 1) {
+        var k = start + max(segmentBytes, 1)
+        while k < bytes.count && !Self.isCut(bytes[k - 1], bytes[k]) { k += 1 }
+        end = k
+      }
+      let t = ScalarText(utf8: Array(bytes[start..<end]))
+      encodeSegment(t, allowSpecialTokens, &cache, &scratch, &out)
+      start = end
+    }
+    return out
+  }
+
+  /// May a stretch end between bytes `a` and `b`? (An ASCII letter, then a space or "\n".)
+  @inline(__always)
+  static func isCut(_ a: UInt8, _ b: UInt8) -> Bool {
+    (b == 0x20 || b == 0x0A) && (a | 0x20) >= 0x61 && (a | 0x20) <= 0x7A
+  }
+
+  /// Added tokens, then pre-tokenizer pieces, of one stretch.
+  private func encodeSegment(_ t: ScalarText, _ allowSpecialTokens: Bool, _ cache: inout PieceCache,
+                             _ symbols: inout MergeScratch, _ out: inout [Int32]) {
     let n = t.scalars.count
     var start = 0
-    if !addedByFirstScalar.isEmpty {
+    if allowSpecialTokens ? !addedByFirstScalar.isEmpty : hasNonSpecialAddedTokens {
       var i = 0
       while i < n {
-        if let candidates = addedByFirstScalar[t.scalars[i]],
+        let v = t.scalars[i]
+        if v < 128 && !addedFirstASCII[Int(v)] { i += 1; continue }
+        if let candidates = addedByFirstScalar[v],
            let match = candidates.first(where: { ($0.special ? allowSpecialTokens : true) && matches($0.scalars, t.scalars, at: i) }) {
           if start < i { encodeStretch(t, start..<i, &cache, &symbols, &out) }
           out.append(match.id)
@@ -172,7 +219,6 @@ public struct Tokenizer: Sendable {
       }
     }
     if start < n { encodeStretch(t, start..<n, &cache, &symbols, &out) }
-    return out
   }
 
   private func matches(_ needle: [UInt32], _ hay: [UInt32], at i: Int) -> Bool {
@@ -182,7 +228,7 @@ public struct Tokenizer: Sendable {
   }
 
   private func encodeStretch(_ t: ScalarText, _ range: Range<Int>, _ cache: inout PieceCache,
-                             _ symbols: inout [Int32], _ out: inout [Int32]) {
+                             _ symbols: inout MergeScratch, _ out: inout [Int32]) {
     preTokenizer.pieces(t, in: range) { piece in
       let lo = t.offsets[piece.lowerBound], hi = t.offsets[piece.upperBound]
       encodePiece(t.bytes, lo..<hi, &cache, &symbols, &out)
@@ -192,7 +238,7 @@ public struct Tokenizer: Sendable {
   /// BPE on the bytes `bytes[range]` of one piece, through the cache.
   @inline(__always)
   private func encodePiece(_ bytes: [UInt8], _ range: Range<Int>, _ cache: inout PieceCache,
-                           _ symbols: inout [Int32], _ out: inout [Int32]) {
+                           _ scratch: inout MergeScratch, _ out: inout [Int32]) {
     if range.count == 1, byteTokens[Int(bytes[range.lowerBound])] >= 0 {
       out.append(byteTokens[Int(bytes[range.lowerBound])])
       return
@@ -206,14 +252,40 @@ public struct Tokenizer: Sendable {
     if ignoresMerges, let whole = tokenForBytes[Array(bytes[range])] {
       out.append(whole)
     } else {
-      symbols.removeAll(keepingCapacity: true)
+      scratch.symbols.removeAll(keepingCapacity: true)
       for i in range {
         let s = byteTokens[Int(bytes[i])]
-        if s >= 0 { symbols.append(s) }
+        if s >= 0 { scratch.symbols.append(s) }
       }
-      BPE.merge(&symbols, table, into: &out)
+      BPE.merge(&scratch, table, into: &out)
     }
     cache.insert(key, out[before...])
+  }
+
+  /// The three implementations of byte-pair merging (see BPE.swift); `encode` uses
+  /// `rankArray` for short pieces and `heap` for long ones. Public for tests and benchmarks.
+  public enum MergeAlgorithm: Sendable, CaseIterable {
+    /// Plain quadratic scan: the ground truth.
+    case reference
+    /// Pair ranks cached in an array: O(n) per merge.
+    case rankArray
+    /// Binary heap over a linked list: O(n log n).
+    case heap
+  }
+
+  /// BPE merges of `bytes` taken as one piece (no pre-tokenisation, no cache), by `algorithm`.
+  public func merge(bytes: [UInt8], algorithm: MergeAlgorithm) -> [Int] {
+    let symbols = bytes.compactMap { byteTokens[Int($0)] >= 0 ? byteTokens[Int($0)] : nil }
+    let out: [Int32]
+    switch algorithm {
+    case .reference: out = BPE.mergeReference(symbols, table)
+    case .rankArray:
+      var s = symbols
+      BPE.mergeShort(&s, table)
+      out = s
+    case .heap: out = symbols.count < 2 ? symbols : BPE.mergeLong(symbols, table)
+    }
+    return out.map(Int.init)
   }
 
   // MARK: - Decoding

@@ -14,8 +14,8 @@ extension Tokenizer {
 
   // MARK: - Any model path
 
-  /// The tokenizer of a model: a GGUF file, or a folder holding `tokenizer.json` or
-  /// `vocab.json` + `merges.txt`.
+  /// The tokenizer of a model: a GGUF file, a folder holding `tokenizer.json` or
+  /// `vocab.json` + `merges.txt`, or a `tokenizer.json` file itself.
   public static func load(modelPath: String) throws -> Tokenizer {
     var isDirectory: ObjCBool = false
     guard FileManager.default.fileExists(atPath: modelPath, isDirectory: &isDirectory) else {
@@ -32,6 +32,9 @@ extension Tokenizer {
         return try Tokenizer(vocabJSON: try readFile(vocab), mergesText: try readFile(merges))
       }
       throw TokenizerError.missing("tokenizer.json (or vocab.json + merges.txt) in '\(modelPath)'")
+    }
+    if url.pathExtension.lowercased() == "json" {
+      return try Tokenizer(tokenizerJSON: try readFile(url))
     }
     let file = try GGUFFile(contentsOf: url)
     return try Tokenizer(ggufMetadata: file.metadata)
@@ -275,10 +278,7 @@ extension Tokenizer {
       steps.append(b)
     }
     let pre: [String: Any] = steps.count == 1 ? steps[0] : ["type": "Sequence", "pretokenizers": steps]
-    var vocab: [String: Any] = [:]
-    let addedIDs = Set(addedTokens.map(\.id))
-    for (i, t) in tokens.enumerated() where !addedIDs.contains(i) && vocab[t] == nil { vocab[t] = i }
-    let root: [String: Any] = [
+    let head: [String: Any] = [
       "version": "1.0",
       "truncation": NSNull(),
       "padding": NSNull(),
@@ -290,12 +290,49 @@ extension Tokenizer {
       "pre_tokenizer": pre,
       "post_processor": ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true],
       "decoder": ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true],
-      "model": [
-        "type": "BPE", "dropout": NSNull(), "unk_token": NSNull(), "continuing_subword_prefix": NSNull(),
-        "end_of_word_suffix": NSNull(), "fuse_unk": false, "byte_fallback": false, "ignore_merges": ignoresMerges,
-        "vocab": vocab, "merges": merges.map { [tokens[$0.left], tokens[$0.right]] },
-      ] as [String: Any],
     ]
-    return try JSONSerialization.data(withJSONObject: root, options: [.sortedKeys, .withoutEscapingSlashes])
+    // The small fields through JSONSerialization; the model (vocabulary by id, merges by
+    // rank) written directly: sorting 100k keys in JSONSerialization takes seconds.
+    var out = Array(try JSONSerialization.data(withJSONObject: head, options: [.sortedKeys, .withoutEscapingSlashes]))
+    out.removeLast()  // "}"
+    out += Array(#","model":{"type":"BPE","dropout":null,"unk_token":null,"continuing_subword_prefix":null,"end_of_word_suffix":null,"fuse_unk":false,"byte_fallback":false,"ignore_merges":"#.utf8)
+    out += Array((ignoresMerges ? "true" : "false").utf8)
+    out += Array(#","vocab":{"#.utf8)
+    let addedIDs = Set(addedTokens.map(\.id))
+    var seen = Set<String>()
+    var first = true
+    for (i, t) in tokens.enumerated() where !addedIDs.contains(i) && seen.insert(t).inserted {
+      if !first { out.append(UInt8(ascii: ",")) }
+      first = false
+      Self.appendJSONString(t, to: &out)
+      out += Array(":\(i)".utf8)
+    }
+    out += Array(#"},"merges":["#.utf8)
+    for (r, m) in merges.enumerated() {
+      if r > 0 { out.append(UInt8(ascii: ",")) }
+      out.append(UInt8(ascii: "["))
+      Self.appendJSONString(tokens[m.left], to: &out)
+      out.append(UInt8(ascii: ","))
+      Self.appendJSONString(tokens[m.right], to: &out)
+      out.append(UInt8(ascii: "]"))
+    }
+    out += Array("]}}".utf8)
+    return Data(out)
+  }
+
+  /// Appends `s` as a JSON string literal (quotes, backslashes and controls escaped).
+  static func appendJSONString(_ s: String, to out: inout [UInt8]) {
+    out.append(UInt8(ascii: "\""))
+    for b in s.utf8 {
+      switch b {
+      case UInt8(ascii: "\""): out += [UInt8(ascii: "\\"), UInt8(ascii: "\"")]
+      case UInt8(ascii: "\\"): out += [UInt8(ascii: "\\"), UInt8(ascii: "\\")]
+      case 0..<0x20:
+        let hex = Array("0123456789abcdef".utf8)
+        out += Array("\\u00".utf8) + [hex[Int(b >> 4)], hex[Int(b & 15)]]
+      default: out.append(b)
+      }
+    }
+    out.append(UInt8(ascii: "\""))
   }
 }
