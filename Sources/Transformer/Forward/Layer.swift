@@ -159,20 +159,26 @@ public struct TransformerLayer: Sendable {
   public func mlp(_ x: Matrix, observing request: ObservationRequest = .none,
                   into observations: inout LayerObservations) -> Matrix {
     let up = matmulTransposed(x, weights.up.weight, bias: weights.up.bias)
-    var inner = up.storage
+    let u = up.storage
+    let inner: [Float]
+    let act = activation
     if let gateLinear = weights.gate {
       let gate = matmulTransposed(x, gateLinear.weight, bias: gateLinear.bias)
       precondition(gate.rows == up.rows && gate.columns == up.columns, "gate and up widths differ")
       let g = gate.storage
-      switch activation {
-      case .silu: for i in 0..<inner.count { inner[i] = silu(g[i]) * inner[i] }
-      case .geluTanh: for i in 0..<inner.count { inner[i] = geluTanh(g[i]) * inner[i] }
+      inner = parallelPieces(u.count) { range in
+        switch act {
+        case .silu: return range.map { silu(g[$0]) * u[$0] }
+        case .geluTanh: return range.map { geluTanh(g[$0]) * u[$0] }
+        }
       }
       if request.mlpLevelOne { observations.gate = gate }
     } else {
-      switch activation {
-      case .silu: for i in 0..<inner.count { inner[i] = silu(inner[i]) }
-      case .geluTanh: for i in 0..<inner.count { inner[i] = geluTanh(inner[i]) }
+      inner = parallelPieces(u.count) { range in
+        switch act {
+        case .silu: return range.map { silu(u[$0]) }
+        case .geluTanh: return range.map { geluTanh(u[$0]) }
+        }
       }
     }
     if request.mlpLevelOne { observations.up = up }
