@@ -64,6 +64,20 @@ struct ForwardObservationTests {
     }
   }
 
+  @Test("causal query blocking does not change the attention output", arguments: ["gpt2-tiny", "llama-gqa"])
+  func queryBlocking(name: String) throws {
+    let model = try FixtureModel.load(name)
+    let ids = try ForwardFixture.golden(name).inputIDs
+    let (hidden, batch) = try model.embed(ids)
+    var layer = model.layer(1)
+    let x = layer.applyNorm(.attention, to: hidden)
+    let whole = layer.attention(x, batch: batch)
+    for blockRows in [1, 3, 4] {
+      layer.attentionQueryBlock = blockRows
+      #expect(relativeMaxError(layer.attention(x, batch: batch).storage, whole.storage) <= ForwardTolerance.sameFunction)
+    }
+  }
+
   @Test("NLL helper equals log-softmax of the full logits, blockwise and with skipped rows")
   func negativeLogLikelihoods() throws {
     let model = try FixtureModel.load("llama-mha-tied")

@@ -27,6 +27,10 @@ public struct TransformerLayer: Sendable {
   public var headDimension: Int
   public var normEpsilon: Float
   public var activation: Activation
+  /// Query rows per attention block (≥ 1). The causal mask lets block [r0, r1) skip the
+  /// keys from position r1 on, so long sequences do not pay for the masked half of QKᵀ.
+  /// Any value gives the same result up to float rounding.
+  public var attentionQueryBlock = 128
   let rotary: RotaryTable?
 
   /// A layer of a model with `config`, with its own `shape` and `weights` (which may
@@ -125,12 +129,27 @@ public struct TransformerLayer: Sendable {
     let keys = keyBlocks, values = valueBlocks, rotatedQuery = qr
     forEachTask(tasks) { task in
       let b = task / qHeads, j = task % qHeads
-      let g = kvMap[j]
-      let qj = block(of: rotatedQuery, rows: (b * length)..<((b + 1) * length), columns: (j * d)..<((j + 1) * d))
-      let kvIndex = usingCache ? g : b * kvHeads + g
-      let p = causalSoftmax(matmulTransposed(qj, keys[kvIndex]), scale: scale, firstQueryPosition: firstQueryPosition)
-      let ctx = matmul(p, values[kvIndex])
-      slots.set(task, (ctx, keepProbabilities.contains(b) ? p : nil))
+      let kvIndex = usingCache ? kvMap[j] : b * kvHeads + kvMap[j]
+      let keep = keepProbabilities.contains(b)
+      // Causal blocking: queries in blocks of `attentionQueryBlock` rows; block [r0, r1)
+      // needs only the keys before position firstQueryPosition + r1.
+      let step = keep ? max(length, 1) : max(1, attentionQueryBlock)
+      var ctx = [Float]()
+      ctx.reserveCapacity(length * d)
+      var kept: Matrix?
+      var r0 = 0
+      while r0 < length {
+        let r1 = min(length, r0 + step)
+        let keyEnd = min(keyCount, firstQueryPosition + r1)
+        let qb = block(of: rotatedQuery, rows: (b * length + r0)..<(b * length + r1), columns: (j * d)..<((j + 1) * d))
+        let kb = keyEnd == keyCount ? keys[kvIndex] : block(of: keys[kvIndex], rows: 0..<keyEnd, columns: 0..<d)
+        let vb = keyEnd == keyCount ? values[kvIndex] : block(of: values[kvIndex], rows: 0..<keyEnd, columns: 0..<d)
+        let p = causalSoftmax(matmulTransposed(qb, kb), scale: scale, firstQueryPosition: firstQueryPosition + r0)
+        ctx.append(contentsOf: matmul(p, vb).storage)
+        if keep { kept = p }
+        r0 = r1
+      }
+      slots.set(task, (Matrix(rows: length, columns: d, storage: ctx), kept))
     }
     let results = slots.values
     // Scatter the per-head contexts into (B·T × q·d).
