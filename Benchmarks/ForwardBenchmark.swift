@@ -118,6 +118,10 @@ enum ForwardBenchmark {
   }
 
   static func smolLM2Model() -> (Model, String) {
+    let path = "models/SmolLM2-135M-Instruct.Q4_1.gguf"
+    if FileManager.default.fileExists(atPath: path), let loaded = try? ModelLoader.load(path: path) {
+      return (loaded.model, "SmolLM2-135M-Instruct Q4_1 dequantised to F32")
+    }
     let config = smolLM2Config()
     var rng = SplitMix64(seed: 1)
     let h = config.hiddenSize

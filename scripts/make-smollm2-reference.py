@@ -4,7 +4,7 @@ the gguf package, as transformers' GGUF loader does) on WikiText-2 raw test, DES
 
     /work/goldens-venv/bin/python scripts/make-smollm2-reference.py [--chunks 64] [--full]
 
-Writes Tests/RealModelTests/forward-reference.json: the number of protocol tokens, the ids
+Writes Tests/TransformerTests/Fixtures/forward/smollm2-reference.json: the number of protocol tokens, the ids
 of the evaluated chunks (so the Swift test can tell a tokenizer difference from a forward
 difference), and the perplexity over the first N chunks (and over all chunks with --full).
 """
@@ -24,7 +24,7 @@ ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
 MODEL_DIR = os.path.join(ROOT, "models")
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DATA = os.path.join(ROOT, "..", "shared", "data")
-OUT = os.path.join(ROOT, "Tests", "RealModelTests", "forward-reference.json")
+OUT = os.path.join(ROOT, "Tests", "TransformerTests", "Fixtures", "forward", "smollm2-reference.json")
 
 
 def wikitext_rows(path):

@@ -6,7 +6,7 @@
 import Foundation
 import LinearAlgebra
 import Testing
-@testable import Transformer
+import Transformer
 
 /// Named tolerances of the forward tests, each with its reason.
 enum ForwardTolerance {
@@ -153,4 +153,9 @@ enum FixtureModel {
                     outputHead: tied ? nil : try take("lm_head.weight"))
     return Model(config: cfg, weights: w)
   }
+}
+
+/// Element-wise sum of two equally shaped matrices.
+func adding(_ a: Matrix, _ b: Matrix) -> Matrix {
+  Matrix(rows: a.rows, columns: a.columns, storage: zip(a.storage, b.storage).map { $0 + $1 })
 }

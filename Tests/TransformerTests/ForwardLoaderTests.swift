@@ -4,7 +4,7 @@
 import Foundation
 import LinearAlgebra
 import Testing
-@testable import Transformer
+import Transformer
 
 @Suite("Forward through ModelLoader")
 struct ForwardLoaderTests {

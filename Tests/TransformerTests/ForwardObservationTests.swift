@@ -4,7 +4,7 @@
 import Foundation
 import LinearAlgebra
 import Testing
-@testable import Transformer
+import Transformer
 
 @Suite("Forward observations")
 struct ForwardObservationTests {
@@ -61,6 +61,20 @@ struct ForwardObservationTests {
           #expect(abs(c - Double(ctx[t + r, j * d + i])) < 1e-5)
         }
       }
+    }
+  }
+
+  @Test("causal query blocking does not change the attention output", arguments: ["gpt2-tiny", "llama-gqa"])
+  func queryBlocking(name: String) throws {
+    let model = try FixtureModel.load(name)
+    let ids = try ForwardFixture.golden(name).inputIDs
+    let (hidden, batch) = try model.embed(ids)
+    var layer = model.layer(1)
+    let x = layer.applyNorm(.attention, to: hidden)
+    let whole = layer.attention(x, batch: batch)
+    for blockRows in [1, 3, 4] {
+      layer.attentionQueryBlock = blockRows
+      #expect(relativeMaxError(layer.attention(x, batch: batch).storage, whole.storage) <= ForwardTolerance.sameFunction)
     }
   }
 

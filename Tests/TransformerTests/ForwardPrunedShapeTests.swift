@@ -5,7 +5,7 @@
 import Foundation
 import LinearAlgebra
 import Testing
-@testable import Transformer
+import Transformer
 
 struct PrunedLayerPlan {
   var keptHeads: [Int]      // original query heads, in the pruned layer's order

@@ -31,26 +31,29 @@ public func applyNorm(_ norm: Norm, kind: NormKind, epsilon: Float, to x: Matrix
   let rows = x.rows, h = x.columns
   precondition(norm.weight.count == h, "norm has \(norm.weight.count) weights, input is \(rows)×\(h)")
   let src = x.storage, w = norm.weight, b = norm.bias
-  var out = [Float](repeating: 0, count: rows * h)
-  for r in 0..<rows {
-    let base = r * h
-    var mean = 0.0
-    if kind == .layerNorm {
-      for c in 0..<h { mean += Double(src[base + c]) }
-      mean /= Double(max(h, 1))
+  let out = parallelPieces(rows, grain: max(1, (1 << 15) / max(h, 1))) { rowRange in
+    var out = [Float](repeating: 0, count: rowRange.count * h)
+    for r in rowRange {
+      let base = r * h, o = (r - rowRange.lowerBound) * h
+      var mean = 0.0
+      if kind == .layerNorm {
+        for c in 0..<h { mean += Double(src[base + c]) }
+        mean /= Double(max(h, 1))
+      }
+      var sq = 0.0
+      for c in 0..<h {
+        let v = Double(src[base + c]) - mean
+        sq += v * v
+      }
+      let inv = Float(1 / (sq / Double(max(h, 1)) + Double(epsilon)).squareRoot())
+      let m = Float(mean)
+      if let b {
+        for c in 0..<h { out[o + c] = (src[base + c] - m) * inv * w[c] + b[c] }
+      } else {
+        for c in 0..<h { out[o + c] = (src[base + c] - m) * inv * w[c] }
+      }
     }
-    var sq = 0.0
-    for c in 0..<h {
-      let v = Double(src[base + c]) - mean
-      sq += v * v
-    }
-    let inv = Float(1 / (sq / Double(max(h, 1)) + Double(epsilon)).squareRoot())
-    let m = Float(mean)
-    if let b {
-      for c in 0..<h { out[base + c] = (src[base + c] - m) * inv * w[c] + b[c] }
-    } else {
-      for c in 0..<h { out[base + c] = (src[base + c] - m) * inv * w[c] }
-    }
+    return out
   }
   return Matrix(rows: rows, columns: h, storage: out)
 }
@@ -149,4 +152,19 @@ final class ResultSlots<T>: @unchecked Sendable {
 func forEachTask(_ count: Int, _ body: @Sendable (Int) -> Void) {
   if count == 1 { body(0); return }
   DispatchQueue.concurrentPerform(iterations: count, execute: body)
+}
+
+/// Splits `0..<count` items into a few contiguous pieces run on Dispatch's pool and
+/// concatenates what `body(range)` returns for each piece, in order. Pieces hold at least
+/// `grain` items, so small inputs run inline. The result does not depend on the thread count.
+func parallelPieces(_ count: Int, grain: Int = 1 << 16, _ body: @Sendable (Range<Int>) -> [Float]) -> [Float] {
+  let pieces = max(1, min(8, count / max(grain, 1)))
+  if pieces == 1 { return body(0..<count) }
+  let slots = ResultSlots<[Float]>(count: pieces)
+  forEachTask(pieces) { p in
+    slots.set(p, body((count * p / pieces)..<(count * (p + 1) / pieces)))
+  }
+  var out = [Float]()
+  for piece in slots.values { out.append(contentsOf: piece) }
+  return out
 }

@@ -27,6 +27,10 @@ public struct TransformerLayer: Sendable {
   public var headDimension: Int
   public var normEpsilon: Float
   public var activation: Activation
+  /// Query rows per attention block (≥ 1). The causal mask lets block [r0, r1) skip the
+  /// keys from position r1 on, so long sequences do not pay for the masked half of QKᵀ.
+  /// Any value gives the same result up to float rounding.
+  public var attentionQueryBlock = 128
   let rotary: RotaryTable?
 
   /// A layer of a model with `config`, with its own `shape` and `weights` (which may
@@ -125,12 +129,27 @@ public struct TransformerLayer: Sendable {
     let keys = keyBlocks, values = valueBlocks, rotatedQuery = qr
     forEachTask(tasks) { task in
       let b = task / qHeads, j = task % qHeads
-      let g = kvMap[j]
-      let qj = block(of: rotatedQuery, rows: (b * length)..<((b + 1) * length), columns: (j * d)..<((j + 1) * d))
-      let kvIndex = usingCache ? g : b * kvHeads + g
-      let p = causalSoftmax(matmulTransposed(qj, keys[kvIndex]), scale: scale, firstQueryPosition: firstQueryPosition)
-      let ctx = matmul(p, values[kvIndex])
-      slots.set(task, (ctx, keepProbabilities.contains(b) ? p : nil))
+      let kvIndex = usingCache ? kvMap[j] : b * kvHeads + kvMap[j]
+      let keep = keepProbabilities.contains(b)
+      // Causal blocking: queries in blocks of `attentionQueryBlock` rows; block [r0, r1)
+      // needs only the keys before position firstQueryPosition + r1.
+      let step = keep ? max(length, 1) : max(1, attentionQueryBlock)
+      var ctx = [Float]()
+      ctx.reserveCapacity(length * d)
+      var kept: Matrix?
+      var r0 = 0
+      while r0 < length {
+        let r1 = min(length, r0 + step)
+        let keyEnd = min(keyCount, firstQueryPosition + r1)
+        let qb = block(of: rotatedQuery, rows: (b * length + r0)..<(b * length + r1), columns: (j * d)..<((j + 1) * d))
+        let kb = keyEnd == keyCount ? keys[kvIndex] : block(of: keys[kvIndex], rows: 0..<keyEnd, columns: 0..<d)
+        let vb = keyEnd == keyCount ? values[kvIndex] : block(of: values[kvIndex], rows: 0..<keyEnd, columns: 0..<d)
+        let p = causalSoftmax(matmulTransposed(qb, kb), scale: scale, firstQueryPosition: firstQueryPosition + r0)
+        ctx.append(contentsOf: matmul(p, vb).storage)
+        if keep { kept = p }
+        r0 = r1
+      }
+      slots.set(task, (Matrix(rows: length, columns: d, storage: ctx), kept))
     }
     let results = slots.values
     // Scatter the per-head contexts into (B·T × q·d).
@@ -159,20 +178,26 @@ public struct TransformerLayer: Sendable {
   public func mlp(_ x: Matrix, observing request: ObservationRequest = .none,
                   into observations: inout LayerObservations) -> Matrix {
     let up = matmulTransposed(x, weights.up.weight, bias: weights.up.bias)
-    var inner = up.storage
+    let u = up.storage
+    let inner: [Float]
+    let act = activation
     if let gateLinear = weights.gate {
       let gate = matmulTransposed(x, gateLinear.weight, bias: gateLinear.bias)
       precondition(gate.rows == up.rows && gate.columns == up.columns, "gate and up widths differ")
       let g = gate.storage
-      switch activation {
-      case .silu: for i in 0..<inner.count { inner[i] = silu(g[i]) * inner[i] }
-      case .geluTanh: for i in 0..<inner.count { inner[i] = geluTanh(g[i]) * inner[i] }
+      inner = parallelPieces(u.count) { range in
+        switch act {
+        case .silu: return range.map { silu(g[$0]) * u[$0] }
+        case .geluTanh: return range.map { geluTanh(g[$0]) * u[$0] }
+        }
       }
       if request.mlpLevelOne { observations.gate = gate }
     } else {
-      switch activation {
-      case .silu: for i in 0..<inner.count { inner[i] = silu(inner[i]) }
-      case .geluTanh: for i in 0..<inner.count { inner[i] = geluTanh(inner[i]) }
+      inner = parallelPieces(u.count) { range in
+        switch act {
+        case .silu: return range.map { silu(u[$0]) }
+        case .geluTanh: return range.map { geluTanh(u[$0]) }
+        }
       }
     }
     if request.mlpLevelOne { observations.up = up }
@@ -222,27 +247,16 @@ public struct TransformerLayer: Sendable {
 /// Element-wise sum of two equally shaped matrices.
 func adding(_ a: Matrix, _ b: Matrix) -> Matrix {
   precondition(a.rows == b.rows && a.columns == b.columns, "adding \(a.shape) and \(b.shape)")
-  var s = a.storage
-  let t = b.storage
-  for i in 0..<s.count { s[i] += t[i] }
-  return Matrix(rows: a.rows, columns: a.columns, storage: s)
+  var s = a
+  add(&s, b)
+  return s
 }
 
 /// Row-wise causal softmax of `scores · scale` (n × m): row i is query position
 /// `firstQueryPosition + i` and sees keys 0...firstQueryPosition + i; later entries are 0.
 func causalSoftmax(_ scores: Matrix, scale: Float, firstQueryPosition: Int) -> Matrix {
-  let n = scores.rows, m = scores.columns
-  var s = scores.storage
-  for i in 0..<n {
-    let base = i * m
-    let visible = min(m, firstQueryPosition + i + 1)
-    var mx = -Float.infinity
-    for j in 0..<visible { let v = s[base + j] * scale; s[base + j] = v; if v > mx { mx = v } }
-    var sum: Float = 0
-    for j in 0..<visible { let e = exp(s[base + j] - mx); s[base + j] = e; sum += e }
-    let inv = 1 / sum
-    for j in 0..<visible { s[base + j] *= inv }
-    for j in visible..<m { s[base + j] = 0 }
-  }
-  return Matrix(rows: n, columns: m, storage: s)
+  var p = scores
+  LinearAlgebra.scale(&p, by: scale)
+  softmaxRows(&p, causalOffset: firstQueryPosition)
+  return p
 }

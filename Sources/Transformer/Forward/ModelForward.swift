@@ -134,7 +134,7 @@ extension Model {
   /// Logits are computed `blockRows` rows at a time (block × V floats at most), the
   /// log-sum-exp in `Double`.
   /// - Complexity: O(R·H·V) time, O(blockRows·V) memory.
-  public func negativeLogLikelihoods(normed: Matrix, targets: [Int?], blockRows: Int = 64) -> [Double] {
+  public func negativeLogLikelihoods(normed: Matrix, targets: [Int?], blockRows: Int = 256) -> [Double] {
     precondition(targets.count == normed.rows, "\(targets.count) targets for \(normed.rows) rows")
     let v = config.vocabularySize
     var result = [Double](repeating: 0, count: normed.rows)
@@ -144,23 +144,17 @@ extension Model {
       let rows = Array(start..<end).filter { targets[$0] != nil }
       if !rows.isEmpty {
         let z = logits(normed: normed.selectingRows(rows))
-        let slots = ResultSlots<Double>(count: rows.count)
-        let zs = z.storage
-        let tasks = min(rows.count, 8)
+        // log-sum-exp per row, the rows split over a few tasks
+        let tasks = min(rows.count, 4), per = (rows.count + tasks - 1) / tasks
+        let slots = ResultSlots<[Double]>(count: tasks)
         forEachTask(tasks) { task in
-          var i = task
-          while i < rows.count {
-            let base = i * v
-            var mx = -Float.infinity
-            for j in 0..<v where zs[base + j] > mx { mx = zs[base + j] }
-            var sum: Float = 0
-            for j in 0..<v { sum += exp(zs[base + j] - mx) }
-            let target = targets[rows[i]]!
-            slots.set(i, Double(mx) + log(Double(sum)) - Double(zs[base + target]))
-            i += tasks
-          }
+          let range = min(rows.count, task * per)..<min(rows.count, (task + 1) * per)
+          let part = range.isEmpty ? [] : rowLogSumExp(block(of: z, rows: range, columns: 0..<v))
+          let zs = z.storage
+          slots.set(task, range.map { i in Double(part[i - range.lowerBound]) - Double(zs[i * v + targets[rows[i]]!]) })
         }
-        for (i, value) in slots.values.enumerated() { result[rows[i]] = value }
+        let values = slots.values.flatMap { $0 }
+        for (i, value) in values.enumerated() { result[rows[i]] = value }
       }
       start = end
     }
