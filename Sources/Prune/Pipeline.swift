@@ -208,7 +208,10 @@ public struct PruningPipeline: Sendable {
       if plan.recovery {
         let y1 = concatenateColumns([denseObs.query!, denseObs.key!, denseObs.value!])
         let w = layer.weights
-        let fit = try solve(inputs: xp, targets: y1, intercept: w.query.bias != nil, module: "attention Q/K/V", layer: report.layer)
+        let prior = Linear(weight: concatenateRows([w.query.weight, w.key.weight, w.value.weight]),
+                           bias: w.query.bias.map { $0 + (w.key.bias ?? []) + (w.value.bias ?? []) })
+        let fit = try solve(inputs: xp, targets: y1, intercept: w.query.bias != nil, prior: prior,
+                            module: "attention Q/K/V", layer: report.layer)
         let q = w.query.outputCount, k = w.key.outputCount
         layer.weights.query = fit.rows(0..<q)
         layer.weights.key = fit.rows(q..<(q + k))
@@ -225,7 +228,7 @@ public struct PruningPipeline: Sendable {
         ls.accumulate(x: ctx, y: target)
         levelTwo = ls
         if plan.recovery {
-          layer.weights.output = try fitted(ls, keeping: nil, module: "attention O", layer: report.layer)
+          layer.weights.output = try fitted(ls, keeping: nil, prior: layer.weights.output, module: "attention O", layer: report.layer)
         }
       }
       var moments = ColumnMoments(width: ctx.columns)
@@ -264,7 +267,8 @@ public struct PruningPipeline: Sendable {
     layer.weights = w
     layer.shape = shape
     if plan.remedy, let levelTwo, !removed.isEmpty {
-      layer.weights.output = try fitted(levelTwo, keeping: keptColumns, module: "attention O (remedy)", layer: report.layer)
+      layer.weights.output = try fitted(levelTwo, keeping: keptColumns, prior: layer.weights.output,
+                                        module: "attention O (remedy)", layer: report.layer)
     } else if !compensation.isEmpty {
       layer.weights.output.bias = zip(layer.weights.output.bias ?? compensation.map { _ in 0 }, compensation).map { $0 + $1 }
     }
@@ -294,7 +298,10 @@ public struct PruningPipeline: Sendable {
       if plan.recovery {
         let w = layer.weights
         let y1 = concatenateColumns([denseObs.up!] + (denseObs.gate.map { [$0] } ?? []))
-        let fit = try solve(inputs: xp, targets: y1, intercept: w.up.bias != nil, module: "mlp up/gate", layer: report.layer)
+        let prior = Linear(weight: concatenateRows([w.up.weight] + (w.gate.map { [$0.weight] } ?? [])),
+                           bias: w.up.bias.map { $0 + (w.gate?.bias ?? []) })
+        let fit = try solve(inputs: xp, targets: y1, intercept: w.up.bias != nil, prior: prior,
+                            module: "mlp up/gate", layer: report.layer)
         let width = w.up.outputCount
         layer.weights.up = fit.rows(0..<width)
         if w.gate != nil { layer.weights.gate = fit.rows(width..<(2 * width)) }
@@ -310,7 +317,7 @@ public struct PruningPipeline: Sendable {
         ls.accumulate(x: h, y: target)
         levelTwo = ls
         if plan.recovery {
-          layer.weights.down = try fitted(ls, keeping: nil, module: "mlp down", layer: report.layer)
+          layer.weights.down = try fitted(ls, keeping: nil, prior: layer.weights.down, module: "mlp down", layer: report.layer)
         }
       }
       var inner = ColumnMoments(width: h.columns), up = ColumnMoments(width: h.columns)
@@ -337,7 +344,8 @@ public struct PruningPipeline: Sendable {
     layer.weights = w
     layer.shape = shape
     if plan.remedy, let levelTwo, !removed.isEmpty {
-      layer.weights.down = try fitted(levelTwo, keeping: kept, module: "mlp down (remedy)", layer: report.layer)
+      layer.weights.down = try fitted(levelTwo, keeping: kept, prior: layer.weights.down,
+                                      module: "mlp down (remedy)", layer: report.layer)
     } else if !compensation.isEmpty {
       layer.weights.down.bias = zip(layer.weights.down.bias ?? compensation.map { _ in 0 }, compensation).map { $0 + $1 }
     }
@@ -368,15 +376,18 @@ public struct PruningPipeline: Sendable {
     return (0..<w.rows).map { r in Float(columns.reduce(0.0) { $0 + Double(w[r, $1]) * means[$1] }) }
   }
 
-  func solve(inputs: Matrix, targets: Matrix, intercept: Bool, module: String, layer: Int) throws -> Linear {
+  func solve(inputs: Matrix, targets: Matrix, intercept: Bool, prior: Linear, module: String, layer: Int) throws -> Linear {
     var ls = LeastSquares(inputWidth: inputs.columns, outputWidth: targets.columns, intercept: intercept)
     ls.accumulate(x: inputs, y: targets)
-    return try fitted(ls, keeping: nil, module: module, layer: layer)
+    return try fitted(ls, keeping: nil, prior: prior, module: module, layer: layer)
   }
 
-  func fitted(_ ls: LeastSquares, keeping kept: [Int]?, module: String, layer: Int) throws -> Linear {
+  /// The fit on the `kept` inputs (all when nil); with `plan.dampingPrior == .original` the
+  /// ridge pulls toward `prior`, the weights the module has before the fit.
+  func fitted(_ ls: LeastSquares, keeping kept: [Int]?, prior: Linear, module: String, layer: Int) throws -> Linear {
     do {
-      return try ls.solve(keeping: kept ?? Array(0..<ls.inputWidth), damp: plan.damp)
+      return try ls.solve(keeping: kept ?? Array(0..<ls.inputWidth), damp: plan.damp,
+                          prior: plan.dampingPrior == .original ? prior : nil)
     } catch {
       throw PruningError.reconstructionFailed(layer: layer, module: module, detail: error.description)
     }
@@ -458,6 +469,13 @@ extension Linear {
   func rows(_ range: Range<Int>) -> Linear {
     Linear(weight: weight.selectingRows(Array(range)), bias: bias.map { Array($0[range]) })
   }
+}
+
+/// [A; B; C; …] stacked (all with the same number of columns).
+func concatenateRows(_ parts: [Matrix]) -> Matrix {
+  let columns = parts[0].columns
+  precondition(parts.allSatisfy { $0.columns == columns }, "concatenateRows: column counts differ")
+  return Matrix(rows: parts.reduce(0) { $0 + $1.rows }, columns: columns, storage: parts.flatMap(\.storage))
 }
 
 /// [A B C …] side by side (all with the same number of rows).

@@ -19,6 +19,14 @@ public enum ReconstructionTarget: String, CaseIterable, Sendable, Codable {
   case residual
 }
 
+/// What the ridge penalty of the least-squares fits pulls toward.
+public enum DampingPrior: String, CaseIterable, Sendable, Codable {
+  /// λ‖W‖², the paper's ridge (DESIGN.md §3).
+  case zero
+  /// λ‖W − W_before‖² (ours): heavy damping falls back to the weights before the fit.
+  case original
+}
+
 /// Everything `pare prune` decides before touching the model.
 public struct PruningPlan: Sendable, Equatable {
   /// Fraction of the attention + MLP linear parameters of the pruned layers to remove.
@@ -40,6 +48,8 @@ public struct PruningPlan: Sendable, Equatable {
   public var target: ReconstructionTarget
   /// λ = damp · mean(diag(X̂ᵀX̂)).
   public var damp: Double
+  /// Ridge prior of the least-squares fits.
+  public var dampingPrior: DampingPrior
   /// Kept MLP widths rounded to multiples of this (1 = no rounding).
   public var roundTo: Int
   public var seed: UInt64
@@ -48,7 +58,7 @@ public struct PruningPlan: Sendable, Equatable {
               allocation: AllocationStrategy = .uniform, layers: Range<Int>? = nil,
               calibration: CalibrationSource, samples: Int = 16, sequenceLength: Int = 128,
               recoverySamples: Int? = nil, recovery: Bool = false, remedy: Bool = false,
-              target: ReconstructionTarget = .module, damp: Double = 0.01, roundTo: Int = 1, seed: UInt64 = 0) {
+              target: ReconstructionTarget = .module, damp: Double = 0.01, dampingPrior: DampingPrior = .zero, roundTo: Int = 1, seed: UInt64 = 0) {
     self.sparsity = sparsity
     self.criterion = criterion
     self.headSimilarityTau = headSimilarityTau
@@ -62,6 +72,7 @@ public struct PruningPlan: Sendable, Equatable {
     self.remedy = remedy
     self.target = target
     self.damp = damp
+    self.dampingPrior = dampingPrior
     self.roundTo = roundTo
     self.seed = seed
   }

@@ -49,11 +49,27 @@ public struct LeastSquares: Sendable {
 
   /// The ridge solution using only the input columns `kept` (ascending): the weight has
   /// `kept.count` columns, in that order.
-  public func solve(keeping kept: [Int], damp: Double) throws(LinearAlgebraError) -> Linear {
+  ///
+  /// With a `prior` (a layer of the same shape as the result), the penalty pulls toward it
+  /// instead of toward zero:
+  ///
+  /// ```
+  /// argmin ‖X̃·Θ − Y‖² + λ‖Θ − Θ₀‖²   ⇔   (X̃ᵀX̃ + λI)·Θ = X̃ᵀY + λ·Θ₀
+  /// ```
+  /// so heavy damping falls back to the prior (e.g. the unrepaired weights) rather than to
+  /// zero. A prior without a bias counts as bias 0.
+  public func solve(keeping kept: [Int], damp: Double, prior: Linear? = nil) throws(LinearAlgebraError) -> Linear {
     let index = kept + (intercept ? [inputWidth] : [])
     let g = gram.selectingRows(index).selectingColumns(index)
-    let c = cross.selectingRows(index)
-    let theta = try CholeskyFactorization(g, damping: .relativeToMeanDiagonal(damp)).solve(c)  // (|S|+1) × N
+    var c = cross.selectingRows(index)
+    let factor = try CholeskyFactorization(g, damping: .relativeToMeanDiagonal(damp))
+    if let prior {
+      precondition(prior.weight.shape == [outputWidth, kept.count], "prior is \(prior.weight.shape), expected [\(outputWidth), \(kept.count)]")
+      let lambda = Float(factor.lambda)
+      for r in 0..<kept.count { for j in 0..<outputWidth { c[r, j] += lambda * prior.weight[j, r] } }
+      if intercept, let b = prior.bias { for j in 0..<outputWidth { c[kept.count, j] += lambda * b[j] } }
+    }
+    let theta = factor.solve(c)  // (|S|+1) × N
     let weight = theta.selectingRows(Array(0..<kept.count)).transposed()
     let bias = intercept ? theta.row(kept.count) : nil
     return Linear(weight: weight, bias: bias)

@@ -24,7 +24,7 @@ public enum PruningReport {
     var d: [String: Any] = [
       "sparsity": plan.sparsity, "criterion": plan.criterion.rawValue, "allocation": plan.allocation.rawValue,
       "samples": plan.samples, "sequence_length": plan.sequenceLength, "recovery_samples": plan.recoverySamples,
-      "recovery": plan.recovery, "remedy": plan.remedy, "target": plan.target.rawValue, "damp": plan.damp,
+      "recovery": plan.recovery, "remedy": plan.remedy, "target": plan.target.rawValue, "damp": plan.damp, "damp_prior": plan.dampingPrior.rawValue,
       "round_to": plan.roundTo, "seed": plan.seed,
     ]
     if let tau = plan.headSimilarityTau { d["head_similarity_tau"] = tau }
@@ -77,7 +77,7 @@ public enum PruningReport {
       |---|---|
       | criterion | \(plan.criterion.rawValue)\(plan.headSimilarityTau.map { " + head similarity τ = \($0)" } ?? "") |
       | allocation | \(plan.allocation.rawValue) |
-      | recovery / remedy | \(plan.recovery ? "yes" : "no") / \(plan.remedy ? "yes" : "no") (target \(plan.target.rawValue), damp \(plan.damp)) |
+      | recovery / remedy | \(plan.recovery ? "yes" : "no") / \(plan.remedy ? "yes" : "no") (target \(plan.target.rawValue), damp \(plan.damp) toward \(plan.dampingPrior.rawValue)) |
       | calibration | \(calibrationDescription(plan.calibration)) — \(plan.samples) × \(plan.sequenceLength) tokens for scores, \(plan.recoverySamples) × \(plan.sequenceLength) for least squares |
       | requested sparsity | \(percent(result.requestedSparsity)) |
       | achieved sparsity | \(percent(result.achievedSparsity)) of the attention + MLP parameters of the pruned layers |

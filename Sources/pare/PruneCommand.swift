@@ -30,6 +30,8 @@ enum PruneCommand {
       --remedy                refit level-2 weights over the kept units after removal
       --target module|residual   least-squares target (default module)
       --damp X                ridge damping ratio λ/mean(diag) (default 0.01)
+      --damp-prior zero|original   what the ridge pulls toward: zero (the paper's λ‖W‖², default) or the
+                              weights before the fit (λ‖W − W₀‖², ours)
       --seed S                seed for calibration windows, sampling and the random criterion (default 0)
       --dtype f32|f16|bf16    stored weight type (default f32)
       --overwrite             replace a non-empty DIR (never the input)
@@ -67,6 +69,7 @@ enum PruneCommand {
     let roundTo = try args.int("--round-to", in: 1...65_536) ?? 1
     let target = try args.choice("--target", as: ReconstructionTarget.self) ?? .module
     let damp = try args.double("--damp", in: 0...1e6) ?? 0.01
+    let dampingPrior = try args.choice("--damp-prior", as: DampingPrior.self) ?? .zero
     let seed = try args.int("--seed", in: 0...Int.max) ?? 0
     let dtype = try args.choice("--dtype", as: StorageDType.self) ?? .f32
     let modelPath = try args.positional("MODEL")
@@ -86,7 +89,7 @@ enum PruneCommand {
     let plan = PruningPlan(sparsity: sparsity, criterion: criterion, headSimilarityTau: tau, allocation: allocation,
                            layers: layers, calibration: calibration, samples: samples, sequenceLength: seqLen,
                            recoverySamples: recoverySamples ?? (recovery || remedy ? max(samples, 128) : samples),
-                           recovery: recovery, remedy: remedy, target: target, damp: damp, roundTo: roundTo,
+                           recovery: recovery, remedy: remedy, target: target, damp: damp, dampingPrior: dampingPrior, roundTo: roundTo,
                            seed: UInt64(seed))
 
     var phases: [(name: String, seconds: Double)] = []

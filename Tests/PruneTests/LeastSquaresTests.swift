@@ -57,4 +57,16 @@ struct LeastSquaresTests {
   static func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
     zip(a, b).map { abs($0 - $1) }.max() ?? 0
   }
+
+  @Test("with a prior, heavy damping returns the prior and light damping the least-squares fit")
+  func prior() throws {
+    let (ls, truth) = Self.problem(intercept: true)
+    var rng = SplitMix64(seed: 77)
+    let prior = Linear(weight: .random(rows: 5, columns: 7, using: &rng), bias: (0..<5).map { _ in rng.nextFloat() })
+    let heavy = try ls.solve(keeping: Array(0..<7), damp: 1e6, prior: prior)
+    #expect(Self.maxAbsDifference(heavy.weight.storage, prior.weight.storage) < 1e-3)
+    #expect(Self.maxAbsDifference(heavy.bias!, prior.bias!) < 1e-3)
+    let light = try ls.solve(keeping: Array(0..<7), damp: 1e-9, prior: prior)
+    #expect(Self.maxAbsDifference(light.weight.storage, truth.weight.storage) < 1e-3)
+  }
 }
