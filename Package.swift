@@ -8,12 +8,12 @@ import Foundation
 // target CPU, `SIMD.addProduct` lowers to one libm `fmaf` call per lane (~1 GFLOP/s).
 // PARE_TARGET_CPU picks it deliberately:
 //   unset / "native"  the build machine's own CPU (AVX-512 on our machines) — the default;
-//   "x86-64-v3"       portable to any AVX2+FMA x86 CPU (Haswell, 2013, and newer);
+//   "haswell"         portable to any AVX2 + FMA x86-64 CPU (Intel 2013+, AMD Zen);
 //   "generic"         no flag at all: the portable path, no FMA assumed (kernels then use
 //                     separate multiply and add instead of fused multiply-add).
 // The kernels learn whether FMA is available from the PARE_FMA compilation condition.
 let targetCPU = ProcessInfo.processInfo.environment["PARE_TARGET_CPU"] ?? "native"
-let fmaCPUs: Set<String> = ["native", "x86-64-v3", "x86-64-v4", "haswell", "skylake", "skylake-avx512",
+let fmaCPUs: Set<String> = ["native", "haswell", "broadwell", "skylake", "skylake-avx512",
                             "znver2", "znver3", "znver4", "znver5", "icelake-server", "sapphirerapids"]
 var numericSettings: [SwiftSetting] = []
 if targetCPU != "generic" {
