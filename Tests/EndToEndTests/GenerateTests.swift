@@ -1,30 +1,6 @@
 import Foundation
 import Testing
 
-extension CLI {
-  /// Like `run`, with stdout as raw bytes (generated text from a random model need not be UTF-8).
-  struct RawResult { var status: Int32; var stdoutData: Data; var stderr: String }
-
-  static func runRaw(_ arguments: [String]) throws -> RawResult {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pare-e2e-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let outURL = dir.appendingPathComponent("stdout"), errURL = dir.appendingPathComponent("stderr")
-    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = try FileHandle(forWritingTo: outURL)
-    process.standardError = try FileHandle(forWritingTo: errURL)
-    try process.run()
-    process.waitUntilExit()
-    return RawResult(status: process.terminationStatus, stdoutData: try Data(contentsOf: outURL),
-                     stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
-  }
-}
-
 @Suite("pare generate")
 struct GenerateTests {
   @Test("greedy continuation equals Hugging Face's greedy ids")
