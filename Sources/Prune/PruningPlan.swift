@@ -46,7 +46,8 @@ public struct PruningPlan: Sendable, Equatable {
   public var recovery: Bool
   public var remedy: Bool
   public var target: ReconstructionTarget
-  /// λ = damp · mean(diag(X̂ᵀX̂)).
+  /// λ = damp · mean(diag(X̂ᵀX̂)). Default: 0.1 toward the original weights (measured best,
+  /// docs/RESULTS.md), 0.01 toward zero (the paper's ridge, DESIGN.md §3).
   public var damp: Double
   /// Ridge prior of the least-squares fits.
   public var dampingPrior: DampingPrior
@@ -58,7 +59,7 @@ public struct PruningPlan: Sendable, Equatable {
               allocation: AllocationStrategy = .uniform, layers: Range<Int>? = nil,
               calibration: CalibrationSource, samples: Int = 16, sequenceLength: Int = 128,
               recoverySamples: Int? = nil, recovery: Bool = false, remedy: Bool = false,
-              target: ReconstructionTarget = .module, damp: Double = 0.01, dampingPrior: DampingPrior = .zero, roundTo: Int = 1, seed: UInt64 = 0) {
+              target: ReconstructionTarget = .module, damp: Double? = nil, dampingPrior: DampingPrior = .original, roundTo: Int = 1, seed: UInt64 = 0) {
     self.sparsity = sparsity
     self.criterion = criterion
     self.headSimilarityTau = headSimilarityTau
@@ -71,7 +72,7 @@ public struct PruningPlan: Sendable, Equatable {
     self.recovery = recovery
     self.remedy = remedy
     self.target = target
-    self.damp = damp
+    self.damp = damp ?? (dampingPrior == .original ? 0.1 : 0.01)
     self.dampingPrior = dampingPrior
     self.roundTo = roundTo
     self.seed = seed

@@ -29,9 +29,9 @@ enum PruneCommand {
       --recovery              refit level-1 then level-2 weights before removal (Alg. 2–4)
       --remedy                refit level-2 weights over the kept units after removal
       --target module|residual   least-squares target (default module)
-      --damp X                ridge damping ratio λ/mean(diag) (default 0.01)
-      --damp-prior zero|original   what the ridge pulls toward: zero (the paper's λ‖W‖², default) or the
-                              weights before the fit (λ‖W − W₀‖², ours)
+      --damp X                ridge damping ratio λ/mean(diag) (default 0.1 with --damp-prior original, 0.01 with zero)
+      --damp-prior original|zero   what the ridge pulls toward: the weights before the fit (λ‖W − W₀‖², ours,
+                              default: measured best) or zero (the paper's λ‖W‖²)
       --seed S                seed for calibration windows, sampling and the random criterion (default 0)
       --dtype f32|f16|bf16    stored weight type (default f32)
       --overwrite             replace a non-empty DIR (never the input)
@@ -68,8 +68,8 @@ enum PruneCommand {
     let allocation = try args.choice("--allocation", as: AllocationStrategy.self) ?? .uniform
     let roundTo = try args.int("--round-to", in: 1...65_536) ?? 1
     let target = try args.choice("--target", as: ReconstructionTarget.self) ?? .module
-    let damp = try args.double("--damp", in: 0...1e6) ?? 0.01
-    let dampingPrior = try args.choice("--damp-prior", as: DampingPrior.self) ?? .zero
+    let damp = try args.double("--damp", in: 0...1e6)
+    let dampingPrior = try args.choice("--damp-prior", as: DampingPrior.self) ?? .original
     let seed = try args.int("--seed", in: 0...Int.max) ?? 0
     let dtype = try args.choice("--dtype", as: StorageDType.self) ?? .f32
     let modelPath = try args.positional("MODEL")
