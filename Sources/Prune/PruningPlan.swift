@@ -59,7 +59,7 @@ public struct PruningPlan: Sendable, Equatable {
               allocation: AllocationStrategy = .uniform, layers: Range<Int>? = nil,
               calibration: CalibrationSource, samples: Int = 16, sequenceLength: Int = 128,
               recoverySamples: Int? = nil, recovery: Bool = false, remedy: Bool = false,
-              target: ReconstructionTarget = .module, damp: Double? = nil, dampingPrior: DampingPrior = .original, roundTo: Int = 1, seed: UInt64 = 0) {
+              target: ReconstructionTarget = .residual, damp: Double? = nil, dampingPrior: DampingPrior = .original, roundTo: Int = 1, seed: UInt64 = 0) {
     self.sparsity = sparsity
     self.criterion = criterion
     self.headSimilarityTau = headSimilarityTau

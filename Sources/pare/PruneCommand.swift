@@ -28,7 +28,8 @@ enum PruneCommand {
       --round-to N            kept MLP widths rounded to multiples of N
       --recovery              refit level-1 then level-2 weights before removal (Alg. 2–4)
       --remedy                refit level-2 weights over the kept units after removal
-      --target module|residual   least-squares target (default module)
+      --target residual|module   least-squares target: the dense module output plus the error already on the
+                              residual stream (default, measured best) or the dense module output alone
       --damp X                ridge damping ratio λ/mean(diag) (default 0.1 with --damp-prior original, 0.01 with zero)
       --damp-prior original|zero   what the ridge pulls toward: the weights before the fit (λ‖W − W₀‖², ours,
                               default: measured best) or zero (the paper's λ‖W‖²)
@@ -67,7 +68,7 @@ enum PruneCommand {
     let layers = try args.option("--layers").map(parseLayers)
     let allocation = try args.choice("--allocation", as: AllocationStrategy.self) ?? .uniform
     let roundTo = try args.int("--round-to", in: 1...65_536) ?? 1
-    let target = try args.choice("--target", as: ReconstructionTarget.self) ?? .module
+    let target = try args.choice("--target", as: ReconstructionTarget.self) ?? .residual
     let damp = try args.double("--damp", in: 0...1e6)
     let dampingPrior = try args.choice("--damp-prior", as: DampingPrior.self) ?? .original
     let seed = try args.int("--seed", in: 0...Int.max) ?? 0
