@@ -3,7 +3,7 @@
 // Legend: H = hidden size, d = head dimension, q/kv = a layer's query/KV head counts,
 // I = a layer's MLP width. Counted: the weights and biases of the attention and MLP
 // linears (the parameters structured pruning can remove). Norms and embeddings are counted
-// separately in `totalParameters`.
+// separately (`Weights.parameterCount`).
 
 import Transformer
 
@@ -22,21 +22,10 @@ public enum ParameterCount {
   /// mlp       = (gated ? 3 : 2)·H·I     (+ biases present)
   /// ```
   public static func layer(_ layer: LayerWeights) -> LayerParameterCount {
-    func count(_ l: Linear?) -> Int { l.map { $0.weight.storage.count + ($0.bias?.count ?? 0) } ?? 0 }
-    return LayerParameterCount(
-      attention: count(layer.query) + count(layer.key) + count(layer.value) + count(layer.output),
-      mlp: count(layer.gate) + count(layer.up) + count(layer.down))
-  }
-
-  /// Every parameter of the model, counting a tied head once (as Hugging Face does).
-  public static func total(_ weights: Weights) -> Int {
-    func norm(_ n: Norm) -> Int { n.weight.count + (n.bias?.count ?? 0) }
-    var n = weights.tokenEmbedding.storage.count + (weights.positionEmbedding?.storage.count ?? 0)
-    n += norm(weights.finalNorm) + (weights.outputHead?.storage.count ?? 0)
-    for l in weights.layers {
-      n += layer(l).total + norm(l.attentionNorm) + norm(l.mlpNorm)
-    }
-    return n
+    LayerParameterCount(
+      attention: layer.query.parameterCount + layer.key.parameterCount + layer.value.parameterCount
+        + layer.output.parameterCount,
+      mlp: (layer.gate?.parameterCount ?? 0) + layer.up.parameterCount + layer.down.parameterCount)
   }
 
   /// Parameters removed with one MLP channel: a row of each level-1 linear (and its bias

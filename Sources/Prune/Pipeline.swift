@@ -175,8 +175,8 @@ public struct PruningPipeline: Sendable {
     let before = layerRange.reduce(0) { $0 + ParameterCount.layer(model.weights.layers[$1]).total }
     let after = layerRange.reduce(0) { $0 + ParameterCount.layer(newWeights.layers[$1]).total }
     return PruningResult(model: Model(config: newConfig, weights: newWeights), layers: reports,
-                         parametersBefore: ParameterCount.total(model.weights),
-                         parametersAfter: ParameterCount.total(newWeights),
+                         parametersBefore: model.weights.parameterCount,
+                         parametersAfter: newWeights.parameterCount,
                          prunableBefore: before, prunableAfter: after, requestedSparsity: plan.sparsity,
                          phases: clock.phases)
   }
@@ -223,14 +223,8 @@ public struct PruningPipeline: Sendable {
       if plan.headSimilarityTau != nil { scoring.attentionProbabilitySequences = Array(0..<context.scoringCount) }
       _ = layer.attention(xp, batch: context.batch, observing: scoring, into: &obs)
       let ctx = obs.attentionContext!
-      if plan.fitsWeights {
-        var ls = LeastSquares(inputWidth: ctx.columns, outputWidth: target.columns, intercept: true)
-        ls.accumulate(x: ctx, y: target)
-        levelTwo = ls
-        if plan.recovery {
-          layer.weights.output = try fitted(ls, keeping: nil, prior: layer.weights.output, module: "attention O", layer: report.layer)
-        }
-      }
+      (levelTwo, layer.weights.output) = try fitLevelTwo(inner: ctx, target: target, current: layer.weights.output,
+                                                         module: "attention O", layer: report.layer)
       var moments = ColumnMoments(width: ctx.columns)
       moments.accumulate(ctx.firstRows(context.scoringRows))
       stats = ModuleStatistics(inner: moments)
@@ -259,19 +253,13 @@ public struct PruningPipeline: Sendable {
     let kept = (0..<layer.shape.queryHeadCount).filter { !removed.contains($0) }
     let keptColumns = kept.flatMap { h in (h * d)..<((h + 1) * d) }
     let removedColumns = removed.sorted().flatMap { h in (h * d)..<((h + 1) * d) }
-    var compensation = [Float]()
-    if plan.criterion == .flap && !plan.remedy, let stats, !removed.isEmpty {
-      compensation = meanCompensation(layer.weights.output, columns: removedColumns, means: stats.inner.mean)
-    }
+    let before = layer.weights.output
     let (w, shape) = Surgery.keepHeads(kept, layer: layer.weights, shape: layer.shape, headDimension: d)
     layer.weights = w
     layer.shape = shape
-    if plan.remedy, let levelTwo, !removed.isEmpty {
-      layer.weights.output = try fitted(levelTwo, keeping: keptColumns, prior: layer.weights.output,
-                                        module: "attention O (remedy)", layer: report.layer)
-    } else if !compensation.isEmpty {
-      layer.weights.output.bias = zip(layer.weights.output.bias ?? compensation.map { _ in 0 }, compensation).map { $0 + $1 }
-    }
+    layer.weights.output = try repairLevelTwo(layer.weights.output, before: before, keptColumns: keptColumns,
+                                              removedColumns: removedColumns, levelTwo: levelTwo, stats: stats,
+                                              module: "attention O (remedy)", layer: report.layer)
     report.keptHeads = kept.map { originalHeads[$0] }
     report.removedHeads = removed.sorted().map { originalHeads[$0] }
     report.keptKeyValueHeads = shape.keyValueHeadCount
@@ -312,14 +300,8 @@ public struct PruningPipeline: Sendable {
       scoring.mlpActivation = true
       _ = layer.mlp(xp, observing: scoring, into: &obs)
       let h = obs.mlpActivation!
-      if plan.fitsWeights {
-        var ls = LeastSquares(inputWidth: h.columns, outputWidth: target.columns, intercept: true)
-        ls.accumulate(x: h, y: target)
-        levelTwo = ls
-        if plan.recovery {
-          layer.weights.down = try fitted(ls, keeping: nil, prior: layer.weights.down, module: "mlp down", layer: report.layer)
-        }
-      }
+      (levelTwo, layer.weights.down) = try fitLevelTwo(inner: h, target: target, current: layer.weights.down,
+                                                       module: "mlp down", layer: report.layer)
       var inner = ColumnMoments(width: h.columns), up = ColumnMoments(width: h.columns)
       inner.accumulate(h.firstRows(context.scoringRows))
       up.accumulate(obs.up!.firstRows(context.scoringRows))
@@ -336,19 +318,12 @@ public struct PruningPipeline: Sendable {
     let removed = Array(order.prefix(min(cut, width - 1))).sorted()
     let removedSet = Set(removed)
     let kept = (0..<width).filter { !removedSet.contains($0) }
-    var compensation = [Float]()
-    if plan.criterion == .flap && !plan.remedy, let stats, !removed.isEmpty {
-      compensation = meanCompensation(layer.weights.down, columns: removed, means: stats.inner.mean)
-    }
+    let before = layer.weights.down
     let (w, shape) = Surgery.keepChannels(kept, layer: layer.weights, shape: layer.shape)
     layer.weights = w
     layer.shape = shape
-    if plan.remedy, let levelTwo, !removed.isEmpty {
-      layer.weights.down = try fitted(levelTwo, keeping: kept, prior: layer.weights.down,
-                                      module: "mlp down (remedy)", layer: report.layer)
-    } else if !compensation.isEmpty {
-      layer.weights.down.bias = zip(layer.weights.down.bias ?? compensation.map { _ in 0 }, compensation).map { $0 + $1 }
-    }
+    layer.weights.down = try repairLevelTwo(layer.weights.down, before: before, keptColumns: kept, removedColumns: removed,
+                                            levelTwo: levelTwo, stats: stats, module: "mlp down (remedy)", layer: report.layer)
     report.keptChannels = kept.count
     report.removedChannels = removed.count
     if context.hasData {
@@ -368,6 +343,32 @@ public struct PruningPipeline: Sendable {
     add(&t, denseResidual)
     addScaled(&t.storage, prunedResidual.storage, scale: -1)
     return t
+  }
+
+  /// Accumulates the level-2 least-squares problem (inner activations → target) when the
+  /// plan fits weights; with `--recovery`, also returns the refitted level-2 layer.
+  func fitLevelTwo(inner: Matrix, target: Matrix, current: Linear, module: String, layer: Int) throws -> (LeastSquares?, Linear) {
+    guard plan.fitsWeights else { return (nil, current) }
+    var ls = LeastSquares(inputWidth: inner.columns, outputWidth: target.columns, intercept: true)
+    ls.accumulate(x: inner, y: target)
+    guard plan.recovery else { return (ls, current) }
+    return (ls, try fitted(ls, keeping: nil, prior: current, module: module, layer: layer))
+  }
+
+  /// The level-2 layer after its `removedColumns` are gone (`kept` is already sliced out of
+  /// `before`): with `--remedy`, refit over the kept columns; for FLAP without remedy, add
+  /// the mean compensation; otherwise unchanged.
+  func repairLevelTwo(_ kept: Linear, before: Linear, keptColumns: [Int], removedColumns: [Int], levelTwo: LeastSquares?,
+                      stats: ModuleStatistics?, module: String, layer: Int) throws -> Linear {
+    guard !removedColumns.isEmpty else { return kept }
+    if plan.remedy, let levelTwo {
+      return try fitted(levelTwo, keeping: keptColumns, prior: kept, module: module, layer: layer)
+    }
+    guard plan.criterion == .flap, let stats else { return kept }
+    let compensation = meanCompensation(before, columns: removedColumns, means: stats.inner.mean)
+    var out = kept
+    out.bias = zip(kept.bias ?? compensation.map { _ in 0 }, compensation).map { $0 + $1 }
+    return out
   }
 
   /// FLAP's bias compensation: `b2 += W2[:, removed]·E[X2[:, removed]]`.
