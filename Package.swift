@@ -42,13 +42,15 @@ let package = Package(
     .executableTarget(name: "Benchmarks", dependencies: ["Prune"], path: "Benchmarks",
                       swiftSettings: numericSettings),
     // MARK: - Tests
+    // Helpers shared by test targets (which cannot import each other): token-id goldens.
+    .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
-    .testTarget(name: "TransformerTests", dependencies: ["Transformer"],
+    .testTarget(name: "TransformerTests", dependencies: ["Transformer", "TestSupport"],
                 resources: [.copy("Fixtures")]),
     .testTarget(name: "PruneTests", dependencies: ["Prune"]),
     // Runs the built `pare` binary as a user would: exit codes, error lines, outputs.
     .testTarget(name: "EndToEndTests", dependencies: ["pare"]),
     // Needs the real SmolLM2 model (scripts/fetch-smollm2.sh) and runs in release builds only.
-    .testTarget(name: "RealModelTests", dependencies: ["Prune"]),
+    .testTarget(name: "RealModelTests", dependencies: ["Prune", "TestSupport"]),
   ]
 )

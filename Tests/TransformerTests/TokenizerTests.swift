@@ -1,5 +1,6 @@
 import Foundation
 import LinearAlgebra
+import TestSupport
 import Testing
 import Transformer
 
@@ -295,9 +296,9 @@ struct EvaluationTextTests {
   @Test("the real files join to the texts the goldens were made from")
   func realFiles() throws {
     let wiki = try EvaluationText.load(path: TokenizerFixtures.sharedData.appendingPathComponent("wikitext-2-raw/wiki.test.raw").path, format: .wikitext)
-    #expect(TokenizerSHA256.hex(Array(wiki.utf8)) == (try TokenizerFixtures.golden("smollm2-wikitext2-test")).text_sha256)
+    #expect(TokenizerSHA256.hex(Array(wiki.utf8)) == (try TokenizerGolden.load("smollm2-wikitext2-test")).text_sha256)
     let ptb = try EvaluationText.load(path: TokenizerFixtures.sharedData.appendingPathComponent("ptb/ptb.test.txt").path, format: .ptb)
-    #expect(TokenizerSHA256.hex(Array(ptb.utf8)) == (try TokenizerFixtures.golden("smollm2-ptb-test")).text_sha256)
+    #expect(TokenizerSHA256.hex(Array(ptb.utf8)) == (try TokenizerGolden.load("smollm2-ptb-test")).text_sha256)
   }
 
   @Test("SHA-256 helper matches FIPS 180-4 examples")

@@ -1,7 +1,7 @@
 // SHA-256 (FIPS 180-4) for comparing token ids with the goldens' hashes. Test-only: no
 // crypto library is available without package dependencies.
 
-enum TokenizerSHA256 {
+public enum TokenizerSHA256 {
   private static let k: [UInt32] = [
     0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
     0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -14,7 +14,7 @@ enum TokenizerSHA256 {
   ]
 
   /// Lower-case hex digest of `message`.
-  static func hex(_ message: [UInt8]) -> String {
+  public static func hex(_ message: [UInt8]) -> String {
     var h: [UInt32] = [0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a, 0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19]
     var m = message
     let bitLength = UInt64(message.count) * 8
@@ -52,7 +52,7 @@ enum TokenizerSHA256 {
   }
 
   /// Digest of token ids as little-endian UInt32, the goldens' encoding.
-  static func hex(ids: some Collection<Int>) -> String {
+  public static func hex(ids: some Collection<Int>) -> String {
     var bytes: [UInt8] = []
     bytes.reserveCapacity(ids.count * 4)
     for id in ids { let v = UInt32(truncatingIfNeeded: id); for s in 0..<4 { bytes.append(UInt8(truncatingIfNeeded: v >> (8 * UInt32(s)))) } }
