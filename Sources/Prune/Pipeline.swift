@@ -197,6 +197,7 @@ public struct PruningPipeline: Sendable {
                       prunedOutput yp: inout Matrix) throws {
     let d = layer.headDimension
     var stats: ModuleStatistics?
+    var target = yd  // the least-squares and error target (set below when there is data)
     var levelTwo: LeastSquares?
     var distances: [[Double]]?
     if context.hasData {
@@ -204,7 +205,7 @@ public struct PruningPipeline: Sendable {
       var request = ObservationRequest()
       request.queryKeyValue = plan.recovery
       yd = original.attention(xd, batch: context.batch, observing: request, into: &denseObs)
-      let target = moduleTarget(yd, denseResidual: denseResidual, prunedResidual: prunedResidual)
+      target = moduleTarget(yd, denseResidual: denseResidual, prunedResidual: prunedResidual)
       if plan.recovery {
         let y1 = concatenateColumns([denseObs.query!, denseObs.key!, denseObs.value!])
         let w = layer.weights
@@ -264,7 +265,6 @@ public struct PruningPipeline: Sendable {
     report.removedHeads = removed.sorted().map { originalHeads[$0] }
     report.keptKeyValueHeads = shape.keyValueHeadCount
     if context.hasData {
-      let target = moduleTarget(yd, denseResidual: denseResidual, prunedResidual: prunedResidual)
       yp = layer.attention(xp, batch: context.batch)
       report.attentionError = relativeSquaredError(yp, target)
     }
@@ -276,13 +276,14 @@ public struct PruningPipeline: Sendable {
                 rng: inout SplitMix64, report: inout LayerReport, denseOutput yd: inout Matrix,
                 prunedOutput yp: inout Matrix) throws {
     var stats: ModuleStatistics?
+    var target = yd  // the least-squares and error target (set below when there is data)
     var levelTwo: LeastSquares?
     if context.hasData {
       var denseObs = LayerObservations()
       var request = ObservationRequest()
       request.mlpLevelOne = plan.recovery
       yd = original.mlp(xd, observing: request, into: &denseObs)
-      let target = moduleTarget(yd, denseResidual: denseResidual, prunedResidual: prunedResidual)
+      target = moduleTarget(yd, denseResidual: denseResidual, prunedResidual: prunedResidual)
       if plan.recovery {
         let w = layer.weights
         let y1 = concatenateColumns([denseObs.up!] + (denseObs.gate.map { [$0] } ?? []))
@@ -327,7 +328,6 @@ public struct PruningPipeline: Sendable {
     report.keptChannels = kept.count
     report.removedChannels = removed.count
     if context.hasData {
-      let target = moduleTarget(yd, denseResidual: denseResidual, prunedResidual: prunedResidual)
       yp = layer.mlp(xp)
       report.mlpError = relativeSquaredError(yp, target)
     }

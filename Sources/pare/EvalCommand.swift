@@ -34,21 +34,16 @@ enum EvalCommand {
     let tokenizer = try Tokenizer.load(modelPath: modelPath)
     let text = try EvaluationText.load(path: dataset, format: format)
     let tokens = tokenizer.encode(text)
-    let showProgress = progressFlag || isatty(STDERR_FILENO) != 0
-    let interactive = isatty(STDERR_FILENO) != 0
+    var progress = ProgressReporter(flag: progressFlag)
     let evalStart = Date()
-    var lastReport = Date.distantPast
     let result = try Perplexity.evaluate(
       model: model, tokens: tokens, sequenceLength: seqLen, maxChunks: maxChunks, batchSize: batch,
-      progress: showProgress ? { done, total in
-        let now = Date()
-        guard done == total || now.timeIntervalSince(lastReport) >= (interactive ? 0.5 : 10) else { return }
-        lastReport = now
-        let elapsed = now.timeIntervalSince(evalStart)
+      progress: progress.enabled ? { done, total in
+        let elapsed = Date().timeIntervalSince(evalStart)
         let rate = Double(done * seqLen) / max(elapsed, 1e-9)
         let eta = Double((total - done) * seqLen) / max(rate, 1e-9)
-        let line = String(format: "eval: %d/%d chunks, %.0f tok/s, %.0f s left", done, total, rate, eta)
-        FileHandle.standardError.write(Data((interactive ? "\r\u{1B}[K" + line + (done == total ? "\n" : "") : line + "\n").utf8))
+        progress.report(String(format: "eval: %d/%d chunks, %.0f tok/s, %.0f s left", done, total, rate, eta),
+                        final: done == total)
       } : nil)
     let evalSeconds = Date().timeIntervalSince(evalStart)
     let seconds = Date().timeIntervalSince(start)
