@@ -5,7 +5,9 @@
 import Foundation
 
 let benchmarks: [String: ([String]) throws -> Void] = [
+  "compare": CompareBenchmark.run,
   "gemm": GemmBenchmark.run,
+  "heads": HeadSimilarityBenchmark.run,
   "forward": ForwardBenchmark.run,
   "load": LoadBenchmark.run,
   "prune": PruneBenchmark.run,

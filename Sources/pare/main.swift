@@ -2,6 +2,7 @@
 // errors to exit codes (0 success, 1 runtime error, 2 usage error). No algorithm lives here.
 
 import Foundation
+import LinearAlgebra
 
 let usage = """
   usage: pare <command> [options]
@@ -14,6 +15,7 @@ let usage = """
     prune     MODEL --out DIR --sparsity S [options]  structured pruning (see `pare prune --help`)
 
   MODEL is a GGUF file, a Hugging Face folder, or a folder Pare wrote.
+  Every command takes --threads N (default: all cores) to cap the worker threads.
   """
 
 /// The subcommands, each in its own file as `static func run(_ args: inout Arguments) throws`.
@@ -37,6 +39,7 @@ guard let command = commands[name] else {
 }
 var arguments = Arguments(argv)
 do {
+  if let threads = try arguments.int("--threads", in: 1...1024) { Parallelism.maxThreads = threads }
   try command(&arguments)
   exit(0)
 } catch let error as UsageError {

@@ -38,6 +38,23 @@ struct EvalTests {
     #expect(r.stderr.contains("3/3 chunks"))
   }
 
+  @Test("--threads caps the workers without changing a single bit of the result")
+  func threads() throws {
+    func perplexity(_ extra: [String]) throws -> Double {
+      let r = try CLI.run(["eval", TinyBytesModel.gguf, "--dataset", TinyBytesModel.sample, "--format", "text",
+                           "--seq-len", "16", "--json"] + extra)
+      #expect(r.status == 0, "\(r.stderr)")
+      let out = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+      return try #require(out["perplexity"] as? Double)
+    }
+    #expect(try perplexity(["--threads", "1"]) == (try perplexity(["--threads", "2"])))
+    #expect(try perplexity(["--threads", "1"]) == (try perplexity([])))
+    for bad in ["0", "-1", "many"] {
+      let r = try CLI.run(["eval", TinyBytesModel.gguf, "--dataset", TinyBytesModel.sample, "--format", "text", "--threads", bad])
+      #expect(r.status == 2 && r.stderr.hasPrefix("error: --threads"), "\(bad): \(r.stderr)")
+    }
+  }
+
   @Test("bad inputs: usage errors exit 2, runtime errors exit 1 with one error line")
   func errors() throws {
     var r = try CLI.run(["eval", TinyBytesModel.gguf, "--format", "text"])

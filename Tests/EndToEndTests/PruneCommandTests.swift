@@ -36,6 +36,23 @@ struct PruneCommandTests {
     #expect(ppl.isFinite && ppl > 1)
   }
 
+  @Test("--round-to 16 keeps MLP widths that are multiples of 16 and reports the achieved sparsity")
+  func roundTo() throws {
+    let out = Self.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: out) }
+    // 30% of 48 channels is 14.4 → 34 kept; rounded to a multiple of 16 → 32.
+    let r = try CLI.run(["prune", TinyBytesModel.gguf, "--out", out.path, "--sparsity", "0.3", "--round-to", "16", "--json"]
+                        + Self.calibration)
+    #expect(r.status == 0, "stderr: \(r.stderr)")
+    let summary = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    let shapes = try #require(summary["layer_shapes"] as? [[String: Int]])
+    #expect(shapes.map { $0["channels"] } == [32, 32])
+    #expect(summary["requested_sparsity"] as? Double == 0.3)
+    #expect(summary["achieved_sparsity"] is Double)
+    let bad = try CLI.run(["prune", TinyBytesModel.gguf, "--out", out.path, "--sparsity", "0.3", "--round-to", "0"] + Self.calibration)
+    #expect(bad.status == 2 && bad.stderr.hasPrefix("error: --round-to"))
+  }
+
   @Test("the same seed gives the same pruned model")
   func reproducible() throws {
     let a = Self.temporaryFolder(), b = Self.temporaryFolder()

@@ -87,6 +87,18 @@ struct RowOperationTests {
     #expect(argmax([-.infinity]) == 0)
   }
 
+  /// A vocabulary-sized row (the perplexity path): many 256-value Float blocks summed in
+  /// Double, plus a tail that is not a multiple of 16. exp ≤ 2 ulp per term and ≤ 256 Float
+  /// additions per block keep the sum within ~1e-5 relative, i.e. ~1e-5 absolute on the log.
+  @Test("log-sum-exp of a 49,157-entry row matches the Double reference", arguments: [49_157, 256, 17, 15])
+  func logSumExpLongRows(n: Int) {
+    var rng = SplitMix64(seed: UInt64(n))
+    let x = (0..<n).map { _ in rng.nextFloat(in: -12...12) }
+    let mx = Double(x.max()!)
+    let ref = mx + Foundation.log(x.map { Foundation.exp(Double($0) - mx) }.reduce(0, +))
+    #expect(abs(Double(logSumExp(x)) - ref) <= 2e-6 * max(1, abs(ref)))
+  }
+
   @Test("elementwise helpers match scalar loops")
   func elementwise() {
     var rng = SplitMix64(seed: 3)

@@ -39,4 +39,22 @@ struct PruneRealModelTests {
       #expect(ppl > 1)
     }
   }
+
+  @Test("30% with --round-to 128: kept MLP widths rounded to 1024, sparsity near the request, a working model",
+        .enabled(if: ForwardRealModelGate.enabled && FileManager.default.fileExists(atPath: RealModel.sharedData),
+                 ForwardRealModelGate.message))
+  func roundTo() throws {
+    let loaded = try ModelLoader.load(path: RealModel.ggufPath)
+    let tokenizer = try Tokenizer.load(modelPath: RealModel.ggufPath)
+    let train = try EvaluationText.load(path: RealModel.sharedData + "/wikitext-2-tokenized/wiki.train.tokens", format: .wikitext)
+    let sequences = try Calibration.windows(of: tokenizer.encode(train), count: 16, length: 128, seed: 0)
+    let plan = PruningPlan(sparsity: 0.3, calibration: .file(path: "wiki.train.tokens", format: "wikitext"), roundTo: 128)
+    let result = try PruningPipeline(plan: plan).run(model: loaded.model, sequences: sequences)
+    // 1536 − round(0.3 · 1536) = 1075 kept channels; the nearest multiple of 128 is 1024.
+    #expect(result.model.config.layers.allSatisfy { $0.intermediateSize == 1024 })
+    #expect(abs(result.achievedSparsity - 0.3) < 0.05, "achieved \(result.achievedSparsity)")
+    let tokens = tokenizer.encode(try EvaluationText.load(path: RealModel.sharedData + "/wikitext-2-raw/wiki.test.raw", format: .wikitext))
+    let ppl = try Perplexity.evaluate(model: result.model, tokens: tokens, sequenceLength: 128, maxChunks: 8).perplexity
+    #expect(ppl.isFinite && ppl > 1)
+  }
 }
