@@ -44,6 +44,10 @@ enum CompareBenchmark {
     Method(name: "ours", flags: ["--criterion", "exact-moment"]),
     Method(name: "ours+recovery", flags: ["--criterion", "exact-moment", "--recovery", "--remedy", "--recovery-samples", "16"]),
     Method(name: "ours+recovery128", flags: ["--criterion", "exact-moment", "--recovery", "--remedy", "--recovery-samples", "128"]),
+    // Ablations of our defaults (RESULTS.md's measured answers).
+    Method(name: "ours-global", flags: ["--criterion", "exact-moment", "--allocation", "global"]),
+    Method(name: "ours+recovery128-module", flags: ["--criterion", "exact-moment", "--recovery", "--remedy", "--recovery-samples", "128",
+                                                   "--target", "module"]),
   ]
   /// Run order (most informative first, so an interrupted run has the key rows); the table
   /// always follows `methods`' order.

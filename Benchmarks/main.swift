@@ -3,6 +3,7 @@
 // `pare-bench NAME [--json]`: with --json, one JSON object on stdout.
 
 import Foundation
+import LinearAlgebra
 
 let benchmarks: [String: ([String]) throws -> Void] = [
   "compare": CompareBenchmark.run,
@@ -14,6 +15,7 @@ let benchmarks: [String: ([String]) throws -> Void] = [
   "tokenizer": TokenizerBenchmark.run,
 ]
 
+Allocator.keepLargeBlocks()  // as `pare` does, so in-process timings match the tool
 var argv = Array(CommandLine.arguments.dropFirst())
 guard let name = argv.first, let bench = benchmarks[name] else {
   FileHandle.standardError.write(Data("usage: pare-bench \(benchmarks.keys.sorted().joined(separator: "|")) [--json]\n".utf8))

@@ -27,6 +27,7 @@ let commands: [String: (inout Arguments) throws -> Void] = [
   "prune": PruneCommand.run,
 ]
 
+Allocator.keepLargeBlocks()
 var argv = Array(CommandLine.arguments.dropFirst())
 if argv.isEmpty || argv == ["--help"] || argv == ["-h"] || argv == ["help"] {
   print(usage)

@@ -19,15 +19,20 @@ struct PruneRealModelTests {
   static let measured = (wikitext: 85.855, ptb: 167.392)
   static let margin = 1.03
 
+  /// The model, its tokenizer and `count` calibration windows of 128 tokens (seed 0) from
+  /// WikiText-2 train, as `pare prune --calibration … --format wikitext` draws them.
+  static func setUp(calibrationSequences count: Int) throws -> (LoadedModel, Tokenizer, [[Int]]) {
+    let loaded = try ModelLoader.load(path: RealModel.ggufPath)
+    let tokenizer = try Tokenizer.load(modelPath: RealModel.ggufPath)
+    let train = try EvaluationText.load(path: RealModel.sharedData + "/wikitext-2-tokenized/wiki.train.tokens", format: .wikitext)
+    return (loaded, tokenizer, try Calibration.windows(of: tokenizer.encode(train), count: count, length: 128, seed: 0))
+  }
+
   @Test("20% sparsity, exact-moment + recovery + remedy, residual target, damping toward the original weights: perplexity under the ceiling",
         .enabled(if: ForwardRealModelGate.enabled && FileManager.default.fileExists(atPath: RealModel.sharedData),
                  ForwardRealModelGate.message))
   func bestConfiguration() throws {
-    let loaded = try ModelLoader.load(path: RealModel.ggufPath)
-    let tokenizer = try Tokenizer.load(modelPath: RealModel.ggufPath)
-    let train = try EvaluationText.load(path: RealModel.sharedData + "/wikitext-2-tokenized/wiki.train.tokens", format: .wikitext)
-    let sequences = try Calibration.windows(of: tokenizer.encode(train), count: Self.plan.recoverySamples,
-                                            length: Self.plan.sequenceLength, seed: Self.plan.seed)
+    let (loaded, tokenizer, sequences) = try Self.setUp(calibrationSequences: Self.plan.recoverySamples)
     let result = try PruningPipeline(plan: Self.plan).run(model: loaded.model, sequences: sequences)
     #expect(result.achievedSparsity > 0.18 && result.achievedSparsity <= 0.2)
 
@@ -44,10 +49,7 @@ struct PruneRealModelTests {
         .enabled(if: ForwardRealModelGate.enabled && FileManager.default.fileExists(atPath: RealModel.sharedData),
                  ForwardRealModelGate.message))
   func roundTo() throws {
-    let loaded = try ModelLoader.load(path: RealModel.ggufPath)
-    let tokenizer = try Tokenizer.load(modelPath: RealModel.ggufPath)
-    let train = try EvaluationText.load(path: RealModel.sharedData + "/wikitext-2-tokenized/wiki.train.tokens", format: .wikitext)
-    let sequences = try Calibration.windows(of: tokenizer.encode(train), count: 16, length: 128, seed: 0)
+    let (loaded, tokenizer, sequences) = try Self.setUp(calibrationSequences: 16)
     let plan = PruningPlan(sparsity: 0.3, calibration: .file(path: "wiki.train.tokens", format: "wikitext"), roundTo: 128)
     let result = try PruningPipeline(plan: plan).run(model: loaded.model, sequences: sequences)
     // 1536 − round(0.3 · 1536) = 1075 kept channels; the nearest multiple of 128 is 1024.
