@@ -81,11 +81,13 @@ enum CompareBenchmark {
     var samples = 16
     var resultsFile: String?
     var writeTo: String? = "docs/RESULTS.md"
+    /// Only report what `resultsFile` already holds; run nothing.
+    var cachedOnly = false
   }
 
   static let usage = """
     usage: pare-bench compare [--json] [--ratios 0.2,0.5] [--methods a,b,…] [--max-chunks N] [--jobs J]
-                              [--samples N] [--results FILE] [--write PATH | --no-write]
+                              [--samples N] [--results FILE [--cached-only]] [--write PATH | --no-write]
     methods: \(methods.map(\.name).joined(separator: ", ")) (default: \(defaultMethods.joined(separator: ", ")))
     """
 
@@ -120,10 +122,12 @@ enum CompareBenchmark {
       case "--results": o.resultsFile = try value()
       case "--write": o.writeTo = try value()
       case "--no-write": o.writeTo = nil
+      case "--cached-only": o.cachedOnly = true
       default: throw Failure(description: "unknown option '\(args[i])'\n\(usage)")
       }
       i += 1
     }
+    if o.cachedOnly && o.resultsFile == nil { throw Failure(description: "--cached-only needs --results FILE") }
     o.methods = try names.map { name in
       guard let m = methods.first(where: { $0.name == name }) else {
         throw Failure(description: "unknown method '\(name)'; one of \(methods.map(\.name).joined(separator: ", "))")
@@ -170,6 +174,7 @@ enum CompareBenchmark {
           state.finish(hit, index: index, note: "cached")
           continue
         }
+        if options.cachedOnly { continue }
         do {
           let run = try measure(method, ratio: ratio, options: options, pare: pare, threads: threads, scratch: scratch)
           try state.record(run, index: index, to: options.resultsFile)
@@ -187,7 +192,10 @@ enum CompareBenchmark {
     } else {
       print(table)
     }
-    if let path = options.writeTo { try write(table, into: path, options: options, arguments: args) }
+    let pending = options.methods.filter { m in options.ratios.contains { r in !runs.contains { $0.method == m.name && $0.ratio == r } } }
+    if let path = options.writeTo {
+      try write(table, into: path, options: options, arguments: args, pending: pending.map(\.name))
+    }
   }
 
   /// Prune (unless dense), evaluate on both test sets, delete the pruned folder.
@@ -341,7 +349,7 @@ enum CompareBenchmark {
   static let endMarker = "<!-- pare-bench compare: end -->"
 
   /// Replaces the text between the markers in `path` (appending them if absent), atomically.
-  static func write(_ table: String, into path: String, options: Options, arguments: [String]) throws {
+  static func write(_ table: String, into path: String, options: Options, arguments: [String], pending: [String]) throws {
     let existing = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
     let formatter = ISO8601DateFormatter()
     formatter.formatOptions = [.withFullDate]
@@ -351,7 +359,7 @@ enum CompareBenchmark {
       Written by `pare-bench compare\(arguments.isEmpty ? "" : " " + arguments.joined(separator: " "))` on \(formatter.string(from: Date())): \
       \(options.samples) × 128 calibration tokens (seed 0) from WikiText-2 train, uniform allocation unless the flags \
       say otherwise, perplexity at sequence length 128 on \(scope); prune s is the wall time of `pare prune` \
-      with \(options.jobs > 1 ? "1 thread (\(options.jobs) runs at once)" : "2 threads"). Lowest perplexity per column in bold.
+      with \(options.jobs > 1 ? "1 thread (\(options.jobs) runs at once)" : "2 threads"). Lowest perplexity per column in bold.\(pending.isEmpty ? "" : " Not yet run (– in the table): \(pending.joined(separator: ", ")); the same command (without `--cached-only`) and `--results` file runs only those.")
 
       \(table)
       \(endMarker)
