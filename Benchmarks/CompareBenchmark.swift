@@ -158,17 +158,8 @@ enum CompareBenchmark {
     let threads = options.jobs > 1 ? 1 : 2
     let state = Shared(total: tasks.count)
 
-    let group = DispatchGroup()
-    for _ in 0..<options.jobs {
-      group.enter()
-      Thread.detachNewThread {
-        defer { group.leave() }
-        worker()
-      }
-    }
-    group.wait()
     @Sendable func worker() {
-      while let index = state.next(count: tasks.count) {
+      while let index = state.next() {
         let (method, ratio) = tasks[index]
         if let hit = cached.first(where: { $0.method == method.name && $0.ratio == ratio && $0.flags == method.flags && $0.maxChunks == options.maxChunks }) {
           state.finish(hit, index: index, note: "cached")
@@ -183,6 +174,15 @@ enum CompareBenchmark {
         }
       }
     }
+    let group = DispatchGroup()
+    for _ in 0..<options.jobs {
+      group.enter()
+      Thread.detachNewThread {
+        defer { group.leave() }
+        worker()
+      }
+    }
+    group.wait()
     if let failure = state.failures.first { throw Failure(description: failure) }
     let runs = state.runs.compactMap { $0 }
     let table = markdown(runs, options: options)
@@ -201,7 +201,6 @@ enum CompareBenchmark {
   /// Prune (unless dense), evaluate on both test sets, delete the pruned folder.
   static func measure(_ method: Method, ratio: Double, options: Options, pare: String, threads: Int, scratch: URL) throws -> Run {
     let threadFlag = ["--threads", String(threads)]
-    var modelPath = PruneBenchmark.modelPath
     var run = Run(method: method.name, ratio: ratio, flags: method.flags, maxChunks: options.maxChunks, perplexity: [:], evalSeconds: 0)
     if method.name != "dense" {
       let out = scratch.appendingPathComponent("\(method.name)-\(ratio)").path
@@ -216,10 +215,9 @@ enum CompareBenchmark {
       run.pruneSeconds = seconds
       run.parametersAfter = after
       run.achievedSparsity = achieved
-      modelPath = out
-      try evaluate(modelPath, into: &run, options: options, pare: pare, threadFlag: threadFlag)
+      try evaluate(out, into: &run, options: options, pare: pare, threadFlag: threadFlag)
     } else {
-      try evaluate(modelPath, into: &run, options: options, pare: pare, threadFlag: threadFlag)
+      try evaluate(PruneBenchmark.modelPath, into: &run, options: options, pare: pare, threadFlag: threadFlag)
     }
     return run
   }
@@ -252,9 +250,9 @@ enum CompareBenchmark {
       runs = Array(repeating: nil, count: total)
     }
 
-    func next(count: Int) -> Int? {
+    func next() -> Int? {
       lock.lock(); defer { lock.unlock() }
-      guard nextIndex < count, failures.isEmpty else { return nil }
+      guard nextIndex < total, failures.isEmpty else { return nil }
       nextIndex += 1
       return nextIndex - 1
     }

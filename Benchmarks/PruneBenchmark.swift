@@ -93,12 +93,13 @@ enum PruneBenchmark {
   /// Runs a child process; returns wall seconds, its peak resident memory (MB) and stdout.
   static func measure(_ executable: String, _ arguments: [String]) throws -> (Double, Double, String) {
     let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("pare-bench-\(UUID().uuidString).out")
-    defer { try? FileManager.default.removeItem(at: outFile) }
+    let errFile = outFile.appendingPathExtension("err")
+    defer { try? FileManager.default.removeItem(at: outFile); try? FileManager.default.removeItem(at: errFile) }
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }
     posix_spawn_file_actions_addopen(&actions, 1, outFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-    posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0)
+    posix_spawn_file_actions_addopen(&actions, 2, errFile.path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
     let argv = ([executable] + arguments).map { strdup($0) } + [nil]
     defer { argv.forEach { free($0) } }
     var pid: pid_t = 0
@@ -111,7 +112,11 @@ enum PruneBenchmark {
     guard wait4(pid, &status, 0, &usage) == pid else { throw Failure(description: "wait4 failed") }
     let seconds = Date().timeIntervalSince(start)
     let output = (try? String(contentsOf: outFile, encoding: .utf8)) ?? ""
-    guard status == 0 else { throw Failure(description: "\(arguments.joined(separator: " ")) failed (status \(status))") }
+    guard status == 0 else {
+      // pare's own `error:` line says why; progress output (if any) comes before it.
+      let reason = ((try? String(contentsOf: errFile, encoding: .utf8)) ?? "").split(separator: "\n").last.map(String.init)
+      throw Failure(description: "\(arguments.joined(separator: " ")) failed: \(reason ?? "exit status \(status >> 8)")")
+    }
     return (seconds, Double(usage.ru_maxrss) / 1024, output)
   }
 }
