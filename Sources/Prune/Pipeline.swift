@@ -295,23 +295,23 @@ public struct PruningPipeline: Sendable {
         layer.weights.up = fit.rows(0..<width)
         if w.gate != nil { layer.weights.gate = fit.rows(width..<(2 * width)) }
       }
+      // Level-1 (up/gate) moments feed only the paper's second-moment estimate.
+      let needsLevelOne = plan.criterion == .secondMoment
       var obs = LayerObservations()
       var scoring = ObservationRequest()
-      scoring.mlpLevelOne = true
+      scoring.mlpLevelOne = needsLevelOne
       scoring.mlpActivation = true
       _ = layer.mlp(xp, observing: scoring, into: &obs)
       let h = obs.mlpActivation!
       (levelTwo, layer.weights.down) = try fitLevelTwo(inner: h, target: target, current: layer.weights.down,
                                                        module: "mlp down", layer: report.layer)
-      var inner = ColumnMoments(width: h.columns), up = ColumnMoments(width: h.columns)
-      inner.accumulate(h.firstRows(context.scoringRows))
-      up.accumulate(obs.up!.firstRows(context.scoringRows))
-      var gate: ColumnMoments?
-      if let g = obs.gate {
-        gate = ColumnMoments(width: g.columns)
-        gate!.accumulate(g.firstRows(context.scoringRows))
+      func moments(_ m: Matrix?) -> ColumnMoments? {
+        guard let m else { return nil }
+        var c = ColumnMoments(width: m.columns)
+        c.accumulate(m.firstRows(context.scoringRows))
+        return c
       }
-      stats = ModuleStatistics(inner: inner, up: up, gate: gate)
+      stats = ModuleStatistics(inner: moments(h)!, up: moments(obs.up), gate: moments(obs.gate))
     }
     let scores = Scoring.channelScores(plan.criterion, layer: layer.weights, stats: stats, rng: &rng)
     let width = layer.shape.intermediateSize
