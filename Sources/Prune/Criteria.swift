@@ -30,6 +30,10 @@ public enum Criterion: String, CaseIterable, Sendable, Codable {
     default: return true
     }
   }
+
+  /// Whether scoring reads the MLP's level-1 (up/gate) moments: only the paper's
+  /// second-moment estimate does, so the pipeline observes them for it alone.
+  public var needsLevelOneMoments: Bool { self == .secondMoment }
 }
 
 public enum Scoring {

@@ -226,9 +226,7 @@ public struct PruningPipeline: Sendable {
       let ctx = obs.attentionContext!
       (levelTwo, layer.weights.output) = try fitLevelTwo(inner: ctx, target: target, current: layer.weights.output,
                                                          module: "attention O", layer: report.layer)
-      var moments = ColumnMoments(width: ctx.columns)
-      moments.accumulate(ctx.firstRows(context.scoringRows))
-      stats = ModuleStatistics(inner: moments)
+      stats = ModuleStatistics(inner: ColumnMoments(of: ctx.firstRows(context.scoringRows)))
       if plan.headSimilarityTau != nil {
         var sim = HeadSimilarity(headCount: layer.shape.queryHeadCount)
         for s in 0..<context.scoringCount { sim.accumulate(probabilities: obs.attentionProbabilities[s] ?? []) }
@@ -295,23 +293,16 @@ public struct PruningPipeline: Sendable {
         layer.weights.up = fit.rows(0..<width)
         if w.gate != nil { layer.weights.gate = fit.rows(width..<(2 * width)) }
       }
-      // Level-1 (up/gate) moments feed only the paper's second-moment estimate.
-      let needsLevelOne = plan.criterion == .secondMoment
       var obs = LayerObservations()
       var scoring = ObservationRequest()
-      scoring.mlpLevelOne = needsLevelOne
+      scoring.mlpLevelOne = plan.criterion.needsLevelOneMoments
       scoring.mlpActivation = true
       _ = layer.mlp(xp, observing: scoring, into: &obs)
       let h = obs.mlpActivation!
       (levelTwo, layer.weights.down) = try fitLevelTwo(inner: h, target: target, current: layer.weights.down,
                                                        module: "mlp down", layer: report.layer)
-      func moments(_ m: Matrix?) -> ColumnMoments? {
-        guard let m else { return nil }
-        var c = ColumnMoments(width: m.columns)
-        c.accumulate(m.firstRows(context.scoringRows))
-        return c
-      }
-      stats = ModuleStatistics(inner: moments(h)!, up: moments(obs.up), gate: moments(obs.gate))
+      func moments(_ m: Matrix) -> ColumnMoments { ColumnMoments(of: m.firstRows(context.scoringRows)) }
+      stats = ModuleStatistics(inner: moments(h), up: obs.up.map(moments), gate: obs.gate.map(moments))
     }
     let scores = Scoring.channelScores(plan.criterion, layer: layer.weights, stats: stats, rng: &rng)
     let width = layer.shape.intermediateSize
@@ -409,7 +400,7 @@ public struct PruningPipeline: Sendable {
       if !sequences.isEmpty {
         var request = ObservationRequest()
         request.attentionContext = true
-        request.mlpLevelOne = true
+        request.mlpLevelOne = plan.criterion.needsLevelOneMoments
         request.mlpActivation = true
         request.residualAfterAttention = true
         attentionEnergy[index] = meanSquaredNorm(hidden)
@@ -418,13 +409,10 @@ public struct PruningPipeline: Sendable {
       }
       guard layers.contains(index) else { continue }
       var attentionStats: ModuleStatistics?, mlpStats: ModuleStatistics?
-      if let ctx = obs.attentionContext, let h = obs.mlpActivation, let u = obs.up {
-        var c = ColumnMoments(width: ctx.columns), i = ColumnMoments(width: h.columns), up = ColumnMoments(width: u.columns)
-        c.accumulate(ctx); i.accumulate(h); up.accumulate(u)
-        var gate: ColumnMoments?
-        if let g = obs.gate { gate = ColumnMoments(width: g.columns); gate!.accumulate(g) }
-        attentionStats = ModuleStatistics(inner: c)
-        mlpStats = ModuleStatistics(inner: i, up: up, gate: gate)
+      if let ctx = obs.attentionContext, let h = obs.mlpActivation {
+        attentionStats = ModuleStatistics(inner: ColumnMoments(of: ctx))
+        mlpStats = ModuleStatistics(inner: ColumnMoments(of: h), up: obs.up.map(ColumnMoments.init(of:)),
+                                    gate: obs.gate.map(ColumnMoments.init(of:)))
       }
       headScores[index] = Scoring.headScores(plan.criterion, layer: layer.weights, shape: layer.shape,
                                              headDimension: layer.headDimension, stats: attentionStats, rng: &rng)

@@ -14,6 +14,12 @@ public struct ColumnMoments: Sendable, Equatable {
     sumSquares = [Double](repeating: 0, count: width)
   }
 
+  /// The moments of the rows of `x` (tokens × width).
+  public init(of x: Matrix) {
+    self.init(width: x.columns)
+    accumulate(x)
+  }
+
   public var width: Int { sums.count }
 
   /// Adds the rows of `x` (tokens × width).
