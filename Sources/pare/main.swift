@@ -12,7 +12,8 @@ let usage = """
     tokenize  MODEL (--text S | --file PATH) [--json] token ids (no BOS)
     eval      MODEL --dataset PATH --format wikitext|ptb|text [--seq-len 128] [--max-chunks N] [--json]
     generate  MODEL --prompt S [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S]
-    prune     MODEL --out DIR --sparsity S [options]  structured pruning (see `pare prune --help`)
+    prune     MODEL --out DIR|FILE.gguf --sparsity S [options]  structured pruning (see `pare prune --help`)
+    export    MODEL --out FILE.gguf [--type T] | --out DIR --format hf   for llama.cpp / transformers
 
   MODEL is a GGUF file, a Hugging Face folder, or a folder Pare wrote.
   Every command takes --threads N (default: all cores) to cap the worker threads.
@@ -25,6 +26,7 @@ let commands: [String: (inout Arguments) throws -> Void] = [
   "eval": EvalCommand.run,
   "generate": GenerateCommand.run,
   "prune": PruneCommand.run,
+  "export": ExportCommand.run,
 ]
 
 Allocator.keepLargeBlocks()

@@ -105,7 +105,7 @@ struct InspectHostileTests {
     patch("unknown value type", at("type of general.architecture"), Self.le(77, 4))
     patch("unknown tensor type", at("type of \(q)"), Self.le(1234, 4))
     patch("quant type with partial blocks", at("type of \(q)"), Self.le(12, 4))
-    patch("unsupported quant type Q5_0", at("type of \(q)"), Self.le(6, 4))
+    patch("unsupported quant type Q5_1", at("type of \(q)"), Self.le(7, 4))
     patch("offset far out of range", at("offset of \(q)"), Self.le(1 << 62, 8))
     patch("offset just past the end", at("offset of \(q)"), Self.le(UInt64(valid.count - at("data")), 8))
     patch("misaligned offset", at("offset of \(q)"), Self.le(8, 8))

@@ -8,6 +8,8 @@
 //   Q4_0  (QK 32, 18 B)   d · (q − 8)        q: 16 bytes; element j low nibble of byte j,
 //                                            element j+16 the high nibble of byte j
 //   Q4_1  (QK 32, 20 B)   d · q + m          nibbles as Q4_0
+//   Q5_0  (QK 32, 22 B)   d · (q − 16)       q: nibbles as Q4_0, fifth bit of element j in bit j
+//                                            of the 32-bit word after d
 //   Q4_K  (QK 256, 144 B) d·sc_s · q − dmin·mn_s, for 8 sub-blocks s of 32; sc/mn are 6-bit,
 //                         packed in 12 bytes; each 64-element chunk c uses the low nibbles
 //                         of bytes 32c..<32c+32 (sub-block 2c) then their high nibbles (2c+1)
@@ -141,6 +143,18 @@ func dequantizeBlocks(_ type: GGMLType, _ src: UnsafeRawPointer, blockCount: Int
         let byte = q[base + 4 + j]
         y[j] = d * Float(byte & 0xF) + m
         y[j + 16] = d * Float(byte >> 4) + m
+      }
+    }
+  case .q5_0:
+    for b in 0..<blockCount {
+      let base = b * 22, y = dst + b * 32
+      let d = half(src, base)
+      let qh = UInt32(littleEndian: src.loadUnaligned(fromByteOffset: base + 2, as: UInt32.self))
+      for j in 0..<16 {
+        let byte = q[base + 6 + j]
+        let h0 = Int((qh >> UInt32(j)) & 1) << 4, h1 = Int((qh >> UInt32(j + 16)) & 1) << 4
+        y[j] = d * Float((Int(byte & 0xF) | h0) - 16)
+        y[j + 16] = d * Float((Int(byte >> 4) | h1) - 16)
       }
     }
   case .q4_K:

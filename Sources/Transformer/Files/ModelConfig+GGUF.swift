@@ -15,7 +15,7 @@ extension ModelConfig {
     guard let arch = file.architecture else { throw .missingConfigKey(source: source, key: "general.architecture") }
     let architecture: Architecture
     switch arch {
-    case "llama": architecture = .llama
+    case "llama", "deci": architecture = .llama  // deci: llama with per-layer sizes (Pare's export)
     case "gpt2": architecture = .gpt2
     default: throw .unsupportedArchitecture(arch)
     }
@@ -64,14 +64,17 @@ extension ModelConfig {
     }
 
     let hidden = try scalar("\(arch).embedding_length")
-    let heads = try perLayer("\(arch).attention.head_count")
-    let kvHeads = try perLayer("\(arch).attention.head_count_kv", default: heads)
-    let inner = try perLayer("\(arch).feed_forward_length")
-    for l in 0..<layerCount where kvHeads[l] > heads[l] || heads[l] % kvHeads[l] != 0 {
+    // deci layers may have no heads or no MLP channels at all.
+    let least = arch == "deci" ? 0 : 1
+    let heads = try perLayer("\(arch).attention.head_count", min: least)
+    var kvHeads = try perLayer("\(arch).attention.head_count_kv", default: heads, min: least)
+    let inner = try perLayer("\(arch).feed_forward_length", min: least)
+    for l in 0..<layerCount where heads[l] == 0 { kvHeads[l] = 0 }
+    for l in 0..<layerCount where heads[l] > 0 && (kvHeads[l] == 0 || kvHeads[l] > heads[l] || heads[l] % kvHeads[l] != 0) {
       throw .badConfigValue(source: source, key: "\(arch).attention.head_count_kv",
                             detail: "\(kvHeads[l]) does not divide the \(heads[l]) query heads of layer \(l)")
     }
-    let maxHeads = heads.max() ?? 1
+    let maxHeads = max(heads.max() ?? 1, 1)
     let headDim: Int
     if let k = file.metadata["\(arch).attention.key_length"], let d = k.intValue, d > 0 {
       headDim = d
@@ -102,8 +105,8 @@ extension ModelConfig {
               ropeTheta: architecture == .llama ? Float(try float("\(arch).rope.freq_base", default: 10_000)) : 0,
               activation: architecture == .llama ? .silu : .geluTanh,
               tieWordEmbeddings: file.tensor(named: "output.weight") == nil,
-              originalHeadCount: maxHeads, originalKeyValueHeadCount: kvHeads.max() ?? 1,
-              originalIntermediateSize: inner.max() ?? 1, layers: layers,
+              originalHeadCount: maxHeads, originalKeyValueHeadCount: max(kvHeads.max() ?? 1, 1),
+              originalIntermediateSize: max(inner.max() ?? 1, 1), layers: layers,
               bosTokenID: file.int("tokenizer.ggml.bos_token_id"), eosTokenID: file.int("tokenizer.ggml.eos_token_id"))
   }
 }

@@ -139,6 +139,21 @@ public enum ModelLoader {
     func linear(_ base: String, out: Int, in inputs: Int) throws -> Linear {
       Linear(weight: try matrix(base + ".weight", [out, inputs]), bias: try optionalVector(base + ".bias", out))
     }
+
+    /// As `linear`, but an absent weight with no outputs or inputs (a layer without heads or
+    /// MLP channels, as GGUF `deci` files store it) is an empty matrix.
+    func linearOrEmpty(_ base: String, out: Int, in inputs: Int) throws -> Linear {
+      if out * inputs == 0 && shape(base + ".weight") == nil {
+        return Linear(weight: Matrix(rows: out, columns: inputs), bias: try optionalVector(base + ".bias", out))
+      }
+      return try linear(base, out: out, in: inputs)
+    }
+
+    /// A norm weight that may be absent when the block it normalises for is (`unused`).
+    func normWeight(_ name: String, _ count: Int, unused: Bool) throws -> [Float] {
+      if unused && shape(name) == nil { return [Float](repeating: 1, count: count) }
+      return try vector(name, count)
+    }
   }
 
   enum LlamaNames { case gguf, huggingFace }
@@ -150,21 +165,21 @@ public enum ModelLoader {
     layers.reserveCapacity(c.layerCount)
     for (l, shape) in c.layers.enumerated() {
       let q = shape.queryHeadCount, kv = shape.keyValueHeadCount, inner = shape.intermediateSize
-      var query = try s.linear(gguf ? GGUFTensorNames.query(l) : LlamaTensorNames.query(l), out: q * d, in: h)
-      var key = try s.linear(gguf ? GGUFTensorNames.key(l) : LlamaTensorNames.key(l), out: kv * d, in: h)
+      var query = try s.linearOrEmpty(gguf ? GGUFTensorNames.query(l) : LlamaTensorNames.query(l), out: q * d, in: h)
+      var key = try s.linearOrEmpty(gguf ? GGUFTensorNames.key(l) : LlamaTensorNames.key(l), out: kv * d, in: h)
       if unpermuteRoPE {
         query = unpermutingRoPERows(query, headCount: q)
         key = unpermutingRoPERows(key, headCount: kv)
       }
       layers.append(LayerWeights(
-        attentionNorm: Norm(weight: try s.vector((gguf ? GGUFTensorNames.attentionNorm(l) : LlamaTensorNames.attentionNorm(l)) + ".weight", h)),
+        attentionNorm: Norm(weight: try s.normWeight((gguf ? GGUFTensorNames.attentionNorm(l) : LlamaTensorNames.attentionNorm(l)) + ".weight", h, unused: q == 0)),
         query: query, key: key,
-        value: try s.linear(gguf ? GGUFTensorNames.value(l) : LlamaTensorNames.value(l), out: kv * d, in: h),
-        output: try s.linear(gguf ? GGUFTensorNames.attentionOutput(l) : LlamaTensorNames.attentionOutput(l), out: h, in: q * d),
-        mlpNorm: Norm(weight: try s.vector((gguf ? GGUFTensorNames.mlpNorm(l) : LlamaTensorNames.mlpNorm(l)) + ".weight", h)),
-        gate: try s.linear(gguf ? GGUFTensorNames.gate(l) : LlamaTensorNames.gate(l), out: inner, in: h),
-        up: try s.linear(gguf ? GGUFTensorNames.up(l) : LlamaTensorNames.up(l), out: inner, in: h),
-        down: try s.linear(gguf ? GGUFTensorNames.down(l) : LlamaTensorNames.down(l), out: h, in: inner)))
+        value: try s.linearOrEmpty(gguf ? GGUFTensorNames.value(l) : LlamaTensorNames.value(l), out: kv * d, in: h),
+        output: try s.linearOrEmpty(gguf ? GGUFTensorNames.attentionOutput(l) : LlamaTensorNames.attentionOutput(l), out: h, in: q * d),
+        mlpNorm: Norm(weight: try s.normWeight((gguf ? GGUFTensorNames.mlpNorm(l) : LlamaTensorNames.mlpNorm(l)) + ".weight", h, unused: inner == 0)),
+        gate: try s.linearOrEmpty(gguf ? GGUFTensorNames.gate(l) : LlamaTensorNames.gate(l), out: inner, in: h),
+        up: try s.linearOrEmpty(gguf ? GGUFTensorNames.up(l) : LlamaTensorNames.up(l), out: inner, in: h),
+        down: try s.linearOrEmpty(gguf ? GGUFTensorNames.down(l) : LlamaTensorNames.down(l), out: h, in: inner)))
     }
     let embedding = try s.matrix(gguf ? GGUFTensorNames.tokenEmbedding : LlamaTensorNames.tokenEmbedding, [v, h])
     let headName = gguf ? GGUFTensorNames.outputHead : LlamaTensorNames.outputHead
