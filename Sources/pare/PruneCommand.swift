@@ -6,7 +6,7 @@ import Transformer
 
 enum PruneCommand {
   static let help = """
-    usage: pare prune MODEL --out DIR --sparsity S [options]
+    usage: pare prune MODEL --out DIR|FILE.gguf --sparsity S [options]
 
     Removes whole attention heads and MLP channels, layer by layer, and writes the smaller
     model (model.safetensors, config.json with a "pare" block, tokenizer.json, report.json,
@@ -35,6 +35,8 @@ enum PruneCommand {
                               default: measured best) or zero (the paper's λ‖W‖²)
       --seed S                seed for calibration windows, sampling and the random criterion (default 0)
       --dtype f32|f16|bf16    stored weight type (default f32)
+      --type T                with --out FILE.gguf: write a GGUF for llama.cpp instead of a folder
+                              (f32 default, f16, bf16, q8_0, q4_0, q4_1, q4_k, q6_k; see `pare export --help`)
       --overwrite             replace a non-empty DIR (never the input)
       --json                  print one JSON summary on stdout
       --progress              progress on stderr even when it is not a terminal
@@ -73,8 +75,11 @@ enum PruneCommand {
     let dampingPrior = try args.choice("--damp-prior", as: DampingPrior.self) ?? .original
     let seed = try args.int("--seed", in: 0...Int.max) ?? 0
     let dtype = try args.choice("--dtype", as: StorageDType.self) ?? .f32
+    let ggufType = try args.option("--type").map(ExportCommand.parseType)
     let modelPath = try args.positional("MODEL")
     try args.finish()
+    let writesGGUF = out.lowercased().hasSuffix(".gguf")
+    if ggufType != nil && !writesGGUF { throw UsageError("--type goes with --out FILE.gguf") }
 
     // Validate the combination before opening any file.
     if calibrationPath != nil && selfGenerated { throw UsageError("--calibration and --self-generated exclude each other") }
@@ -98,6 +103,9 @@ enum PruneCommand {
     func phase(_ name: String) {
       phases.append((name, Date().timeIntervalSince(mark)))
       mark = Date()
+    }
+    if writesGGUF {  // refuse a bad target before minutes of pruning
+      try GGUFExporter.checkTarget(URL(fileURLWithPath: out), overwrite, modelPath)
     }
     progress.report("loading \(modelPath)", final: true)
     let loaded = try ModelLoader.load(path: modelPath)
@@ -128,6 +136,16 @@ enum PruneCommand {
     }
     progress.report("pruned: \(result.parametersBefore) → \(result.parametersAfter) parameters", final: true)
 
+    if writesGGUF {
+      let type = ggufType ?? .f32
+      let report = try ExportCommand.writeGGUF(loaded, model: result.model, out: out, type: type, overwrite: overwrite)
+      if !json {
+        print(String(format: "pruned %@: %d → %d parameters; achieved sparsity %.2f%% (requested %.2f%%)",
+                     modelPath as NSString, result.parametersBefore, result.parametersAfter, 100 * result.achievedSparsity, 100 * sparsity))
+      }
+      ExportCommand.printReport(report, out: out, type: type, source: loaded, json: json)
+      return
+    }
     let files = PruningReport.files(result: result, plan: plan, source: modelPath, extraPhases: phases)
     let writeStart = Date()
     let writer = ModelWriter(dtype: dtype, tokenizerFiles: ["tokenizer.json": try tokenizer.tokenizerJSON()],

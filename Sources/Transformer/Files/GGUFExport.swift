@@ -282,7 +282,8 @@ public enum GGUFExporter {
   }
 
   /// Resolves and checks the target: not the input, not a folder, absent unless `overwrite`.
-  static func checkTarget(_ target: URL, _ overwrite: Bool, _ inputPath: String?) throws(ExportError) -> URL {
+  @discardableResult
+  public static func checkTarget(_ target: URL, _ overwrite: Bool, _ inputPath: String?) throws(ExportError) -> URL {
     let targetURL = target.standardizedFileURL.resolvingSymlinksInPath()
     if let inputPath {
       let input = URL(fileURLWithPath: inputPath).standardizedFileURL.resolvingSymlinksInPath().path
