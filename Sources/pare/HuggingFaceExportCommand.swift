@@ -6,6 +6,27 @@ import Transformer
 enum HuggingFaceExportCommand {
   static func write(_ loaded: LoadedModel, modelPath: String, out: String, dtype: StorageDType,
                     overwrite: Bool, json: Bool) throws {
-    throw RuntimeError("--format hf is not implemented yet")
+    var files: [String: Data] = [:]
+    if let tokenizer = try? Tokenizer.load(modelPath: modelPath) {
+      files["tokenizer.json"] = try tokenizer.tokenizerJSON()
+      var config: [String: Any] = ["tokenizer_class": "PreTrainedTokenizerFast", "clean_up_tokenization_spaces": false]
+      if let b = tokenizer.beginOfSequenceID { config["bos_token"] = tokenizer.tokens[b] }
+      if let e = tokenizer.endOfSequenceID { config["eos_token"] = tokenizer.tokens[e] }
+      if let template = loaded.ggufMetadata["tokenizer.chat_template"]?.stringValue { config["chat_template"] = template }
+      files["tokenizer_config.json"] = try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys])
+    } else {
+      printError("note: \(modelPath) has no tokenizer Pare can read; the folder has none")
+    }
+    let changes = try HuggingFaceExporter.write(loaded.model, to: URL(fileURLWithPath: out), dtype: dtype,
+                                                tokenizerFiles: files, overwrite: overwrite, inputPath: loaded.path)
+    if json {
+      print(jsonLine(["out": out, "format": "hf", "dtype": dtype.rawValue,
+                      "padded_query_heads": changes.paddedQueryHeads, "added_kv_heads": changes.addedKeyValueHeads,
+                      "padded_channels": changes.paddedChannels, "parameters_before": changes.parametersBefore,
+                      "parameters_after": changes.parametersAfter]))
+    } else {
+      print("wrote \(out) (model.safetensors \(dtype.rawValue), config.json, tokenizer files): loads with transformers' AutoModelForCausalLM")
+      for l in changes.lines { print("  " + l) }
+    }
   }
 }

@@ -248,3 +248,46 @@ struct GGUFExportErrorTests {
     #expect(try FileManager.default.contentsOfDirectory(atPath: folder.path) == ["m.gguf"])
   }
 }
+
+@Suite("Hugging Face export")
+struct HuggingFaceExportTests {
+  @Test("pruned llama (uneven groups, biases, a head-free layer, no-MLP layer) → uniform HF folder, same logits")
+  func prunedLlama() throws {
+    let base = withOutputBiases(try FixtureModel.load("llama-gqa"), seed: 9)
+    let small = pruned(base, plans: [
+      PrunedLayerPlan(keptHeads: [0, 1, 3], keptChannels: Array(0..<23)),
+      PrunedLayerPlan(keptHeads: [], keptChannels: []),
+    ])
+    let folder = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let out = folder.appendingPathComponent("hf")
+    let changes = try HuggingFaceExporter.write(small, to: out, dtype: .f32, tokenizerFiles: [:], overwrite: false, inputPath: nil)
+    #expect(changes.paddedQueryHeads == 1 + 4)  // layer 0 group {3} padded to 2; layer 1: 2 KV × 2 zero heads
+    let back = try ModelLoader.load(path: out.path)
+    #expect(back.format == .huggingFace)
+    #expect(!back.model.config.isPruned)
+    let config = try #require(try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("config.json"))) as? [String: Any])
+    #expect(config["attention_bias"] as? Bool == true && config["mlp_bias"] as? Bool == true)
+    #expect(config["num_attention_heads"] as? Int == 4 && config["num_key_value_heads"] as? Int == 2)
+    #expect(config["intermediate_size"] as? Int == 23)
+    #expect(config["pare"] == nil)
+    let ids = try ForwardFixture.golden("llama-gqa").inputIDs
+    #expect(relativeMaxError(try back.model.logits(ids).storage, try small.logits(ids).storage) <= ForwardTolerance.sameFunction)
+  }
+
+  @Test("pruned gpt2 → full heads and the widest MLP, same logits")
+  func prunedGPT2() throws {
+    let base = try FixtureModel.load("gpt2-tiny")
+    let small = pruned(base, plans: [
+      PrunedLayerPlan(keptHeads: [1, 3], keptChannels: Array(0..<70)),
+      PrunedLayerPlan(keptHeads: [2], keptChannels: Array(0..<50)),
+    ])
+    let folder = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let out = folder.appendingPathComponent("hf")
+    try HuggingFaceExporter.write(small, to: out, dtype: .f32, tokenizerFiles: [:], overwrite: false, inputPath: nil)
+    let back = try ModelLoader.load(path: out.path)
+    let ids = try ForwardFixture.golden("gpt2-tiny").inputIDs
+    #expect(relativeMaxError(try back.model.logits(ids).storage, try small.logits(ids).storage) <= ForwardTolerance.sameFunction)
+  }
+}

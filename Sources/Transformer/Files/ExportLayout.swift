@@ -132,6 +132,9 @@ public enum ExportLayout {
       config.layers[l] = shape
       weights.layers[l] = layer
     }
+    config.originalHeadCount = heads
+    config.originalKeyValueHeadCount = heads
+    config.originalIntermediateSize = width
     changes.parametersAfter = weights.parameterCount
     return (Model(config: config, weights: weights), changes)
   }

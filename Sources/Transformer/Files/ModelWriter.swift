@@ -30,6 +30,8 @@ public struct ModelWriter: Sendable {
   /// Failure injection, for tests of atomicity: throw `writeFailed` after this many files
   /// have been written into the temporary folder. `nil` (the default) in normal use.
   public var failAfterFileCount: Int?
+  /// config.json to write instead of `model.config.huggingFaceJSON()` (HF export).
+  public var configJSON: JSONValue?
 
   public init(dtype: StorageDType = .f32, tokenizerFiles: [String: Data] = [:], extraFiles: [String: Data] = [:],
               overwrite: Bool = false, inputPath: String? = nil) {
@@ -87,7 +89,7 @@ public struct ModelWriter: Sendable {
       try SafetensorsWriter.write(Self.tensors(of: model), dtype: dtype,
                                   to: temp.appendingPathComponent("model.safetensors"))
       try step()
-      let config = Data((model.config.huggingFaceJSON().serialized() + "\n").utf8)
+      let config = Data(((configJSON ?? model.config.huggingFaceJSON()).serialized() + "\n").utf8)
       try config.write(to: temp.appendingPathComponent("config.json"))
       try step()
       for (name, data) in files {
