@@ -291,3 +291,25 @@ struct HuggingFaceExportTests {
     #expect(relativeMaxError(try back.model.logits(ids).storage, try small.logits(ids).storage) <= ForwardTolerance.sameFunction)
   }
 }
+
+@Suite("Hugging Face export against transformers")
+struct HuggingFaceExportGoldenTests {
+  static let folder: URL = Bundle.module.resourceURL!.appendingPathComponent("Fixtures/export")
+
+  @Test("transformers' logits of the exported pruned model (scripts/make-hf-export-golden.py) equal Pare's")
+  func matchesTransformers() throws {
+    let data = try Data(contentsOf: Self.folder.appendingPathComponent("hf-golden.json"))
+    let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
+    let ids = try #require(json["input_ids"] as? [[Int]])
+    let golden = try #require(json["logits"] as? [[[Double]]]).flatMap { $0.flatMap { $0.map(Float.init) } }
+    let source = try ModelLoader.load(path: Self.folder.appendingPathComponent("pruned-bytes").path)
+    #expect(source.model.config.layers.map(\.keyValueHeadOfQuery) == [[0, 1], [0, 0, 1]])  // uneven groups
+    let temp = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: temp) }
+    let out = temp.appendingPathComponent("hf")
+    try HuggingFaceExporter.write(source.model, to: out, dtype: .f32, tokenizerFiles: [:], overwrite: false, inputPath: nil)
+    let exported = try ModelLoader.load(path: out.path)
+    #expect(relativeMaxError(try exported.model.logits(ids).storage, golden) <= ForwardTolerance.logits)
+    #expect(relativeMaxError(try source.model.logits(ids).storage, golden) <= ForwardTolerance.logits)
+  }
+}
