@@ -5,7 +5,8 @@
 // from the loaded tokenizer, as llama.cpp's converter writes them for byte-level BPE:
 // model "gpt2", the tokens by id, the merges by rank ("left right"), a token type per token
 // (1 normal, 3 control for special added tokens, 4 user-defined for other added tokens), the
-// pre-tokenizer by llama.cpp's name for it, BOS/EOS ids, and the chat template when the folder
+// pre-tokenizer by llama.cpp's name for it, BOS/EOS ids, add_bos_token false (Pare never adds
+// BOS), and the chat template when the folder
 // has one (tokenizer_config.json's `chat_template`).
 
 extension GGUFExporter {
@@ -35,6 +36,9 @@ extension GGUFExporter {
       ("tokenizer.ggml.token_type", .array(types)),
       ("tokenizer.ggml.merges", .array(tokenizer.merges.map { .string(tokenizer.tokens[$0.left] + " " + tokenizer.tokens[$0.right]) })),
     ]
+    // Pare never prepends BOS (DESIGN.md §4): say so, or llama.cpp might.
+    m.append(("tokenizer.ggml.add_bos_token", .bool(false)))
+    m.append(("tokenizer.ggml.add_space_prefix", .bool(false)))
     if let b = tokenizer.beginOfSequenceID { m.append(("tokenizer.ggml.bos_token_id", .uint32(UInt32(b)))) }
     if let e = tokenizer.endOfSequenceID { m.append(("tokenizer.ggml.eos_token_id", .uint32(UInt32(e)))) }
     if let chatTemplate { m.append(("tokenizer.chat_template", .string(chatTemplate))) }
