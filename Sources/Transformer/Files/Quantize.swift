@@ -16,6 +16,11 @@
 //
 // "Round to nearest" is `nearest_int`: round half to even, as ggml's magic-number trick does.
 
+/// `dequantize` of Dequantize.swift under another name (the enum's static shadows it).
+private func dequantizeElements(_ type: GGMLType, bytes: UnsafeRawBufferPointer, elementCount: Int) -> [Float] {
+  dequantize(type, bytes: bytes, elementCount: elementCount)
+}
+
 /// Round half to even, as ggml's `nearest_int` (valid for |x| ≤ 4194303).
 @inline(__always)
 private func nearestInt(_ x: Float) -> Int { Int(x.rounded(.toNearestOrEven)) }
@@ -76,6 +81,11 @@ public enum GGMLQuantizer {
       }
     }
     return out
+  }
+
+  /// The Float values of `count` elements stored as `type` in `bytes` (Dequantize.swift).
+  public static func dequantize(_ type: GGMLType, _ bytes: [UInt8], count: Int) -> [Float] {
+    bytes.withUnsafeBytes { dequantizeElements(type, bytes: $0, elementCount: count) }
   }
 
   // MARK: - 32-element blocks
@@ -171,7 +181,7 @@ public enum GGMLQuantizer {
       bestError += w[i] * (diff * diff)
     }
     var aux = [Int](repeating: 0, count: n)
-    var minimum = lo
+    // As in ggml, a better fit replaces `lo` itself: later trial scales are measured from it.
     for step in 0...20 {
       iscale = (-1 + 0.1 * Float(step) + nmax) / (hi - lo)
       var sumL: Float = 0, sumL2: Float = 0, sumXL: Float = 0
@@ -200,10 +210,10 @@ public enum GGMLQuantizer {
         levels = aux
         bestError = error
         scale = thisScale
-        minimum = thisMin
+        lo = thisMin
       }
     }
-    return (scale, -minimum)
+    return (scale, -lo)
   }
 
   static func q4_K(_ x: [Float], _ out: inout [UInt8]) {
@@ -219,8 +229,8 @@ public enum GGMLQuantizer {
       let weights = part.map { average + abs($0) }
       (scales[j], mins[j]) = scaleAndMin(part, weights: weights, levels: &sub)
       for i in 0..<32 { levels[32 * j + i] = sub[i] }
-      maxScale = max(maxScale, scales[j])
-      maxMin = max(maxMin, mins[j])
+      if scales[j] > maxScale { maxScale = scales[j] }  // not max(): keep +0 over −0, as ggml
+      if mins[j] > maxMin { maxMin = mins[j] }
     }
     let invScale: Float = maxScale > 0 ? 63 / maxScale : 0
     let invMin: Float = maxMin > 0 ? 63 / maxMin : 0
