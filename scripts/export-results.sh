@@ -19,22 +19,23 @@ types=${TYPES:-f32 q8_0 q4_0}
 size_types=${SIZE_TYPES:-f32 f16 bf16 q8_0 q4_0 q4_1 q4_k q6_k}
 data=../shared/data/wikitext-2-raw/wiki.test.raw
 mkdir -p "$work"
-[ -f "$out" ] || printf 'model\ttype\tbytes\tpare_ppl\tllama_ppl\tpp128\ttg128\n' > "$out"
+[ -f "$out" ] || printf 'model\ttype\tbytes\tpare_ppl\tpare_tok_s\tllama_ppl\tpp128\ttg128\n' > "$out"
 for pair in "$@"; do
   label=${pair%%=*}; model=${pair#*=}
   for t in $size_types; do
     f="$work/$label-$t.gguf"
     [ -f "$f" ] || nice -n 10 "$pare" export "$model" --out "$f" --type "$t" --threads 1 >&2
-    pare_ppl=- llama_ppl=- pp=- tg=-
+    pare_ppl=- pare_rate=- llama_ppl=- pp=- tg=-
     if [[ " $types " == *" $t "* ]]; then
-      pare_ppl=$(nice -n 10 "$pare" eval "$f" --dataset "$data" --format wikitext --max-chunks "$chunks" --json --threads 1 \
-        | python3 -c 'import json,sys; print("%.3f" % json.load(sys.stdin)["perplexity"])')
+      eval_json=$(nice -n 10 "$pare" eval "$f" --dataset "$data" --format wikitext --max-chunks "$chunks" --json --threads 1)
+      pare_ppl=$(echo "$eval_json" | python3 -c 'import json,sys; print("%.3f" % json.load(sys.stdin)["perplexity"])')
+      pare_rate=$(echo "$eval_json" | python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["tokens_per_second"])')
       llama_ppl=$(nice -n 10 "$bin/llama-perplexity" -m "$f" -f "$data" -c 128 -b 128 --chunks "$chunks" -t 1 2>&1 \
         | sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p')
       bench=$(nice -n 10 "$bin/llama-bench" -m "$f" -p 128 -n 128 -t 1 -r 3 -o csv 2>/dev/null)
       pp=$(echo "$bench" | python3 -c 'import csv,sys; r=[x for x in csv.DictReader(sys.stdin) if x["n_prompt"]=="128"]; print("%.1f" % float(r[0]["avg_ts"]))')
       tg=$(echo "$bench" | python3 -c 'import csv,sys; r=[x for x in csv.DictReader(sys.stdin) if x["n_gen"]=="128"]; print("%.1f" % float(r[0]["avg_ts"]))')
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$t" "$(stat -c %s "$f")" "$pare_ppl" "$llama_ppl" "$pp" "$tg" | tee -a "$out"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$t" "$(stat -c %s "$f")" "$pare_ppl" "$pare_rate" "$llama_ppl" "$pp" "$tg" | tee -a "$out"
   done
 done
