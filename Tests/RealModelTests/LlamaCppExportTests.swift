@@ -3,6 +3,7 @@
 // skipped, saying so, when it is absent. Release builds only.
 
 import Foundation
+import LinearAlgebra
 import Prune
 import Testing
 import Transformer
@@ -29,7 +30,12 @@ enum LlamaCpp {
     #endif
   }()
 
-  struct Output { var status: Int32; var stdout: String; var stderr: String }
+  struct Output {
+    var status: Int32
+    var stdoutBytes: [UInt8]
+    var stderr: String
+    var stdout: String { String(decoding: stdoutBytes, as: UTF8.self) }
+  }
 
   /// Runs `tool` from the build with `arguments`, output through files (no pipe deadlock).
   static func run(_ tool: String, _ arguments: [String]) throws -> Output {
@@ -47,7 +53,7 @@ enum LlamaCpp {
     p.standardError = try FileHandle(forWritingTo: err)
     try p.run()
     p.waitUntilExit()
-    return Output(status: p.terminationStatus, stdout: String(decoding: try Data(contentsOf: out), as: UTF8.self),
+    return Output(status: p.terminationStatus, stdoutBytes: Array(try Data(contentsOf: out)),
                   stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
   }
 }
@@ -105,6 +111,87 @@ struct LlamaCppExportTests {
         let shorter = try Self.pareGreedy(exported, tokenizer, count: Self.tokens - 1)
         #expect(theirs == ours || theirs == shorter, "sparsity \(sparsity): llama.cpp '\(theirs)' vs Pare '\(ours)'")
         #expect(ours.count > 20)
+      }
+    }
+  }
+}
+
+@Suite("llama.cpp runs tiny deci exports")
+struct LlamaCppTinyExportTests {
+  /// `model` with, per layer, only the listed query heads and MLP channels (KV heads no kept
+  /// query head reads are dropped), plus random o_proj/down_proj biases when `biases`.
+  static func pruned(_ model: Model, heads: [[Int]], channels: [[Int]], biases: Bool) -> Model {
+    var config = model.config, weights = model.weights
+    let d = config.headDimension, h = config.hiddenSize
+    var rng = SplitMix64(seed: 4)
+    for l in 0..<config.layerCount {
+      let dense = config.layers[l]
+      let keptKV = Array(Set(heads[l].map { dense.keyValueHeadOfQuery[$0] })).sorted()
+      let rows = heads[l].flatMap { Array(($0 * d)..<(($0 + 1) * d)) }
+      let kvRows = keptKV.flatMap { Array(($0 * d)..<(($0 + 1) * d)) }
+      var w = weights.layers[l]
+      w.query = Linear(weight: w.query.weight.selectingRows(rows))
+      w.key = Linear(weight: w.key.weight.selectingRows(kvRows))
+      w.value = Linear(weight: w.value.weight.selectingRows(kvRows))
+      w.output = Linear(weight: w.output.weight.selectingColumns(rows),
+                        bias: biases ? (0..<h).map { _ in rng.nextFloat(in: -0.3...0.3) } : nil)
+      w.gate = w.gate.map { Linear(weight: $0.weight.selectingRows(channels[l])) }
+      w.up = Linear(weight: w.up.weight.selectingRows(channels[l]))
+      w.down = Linear(weight: w.down.weight.selectingColumns(channels[l]),
+                      bias: biases ? (0..<h).map { _ in rng.nextFloat(in: -0.3...0.3) } : nil)
+      weights.layers[l] = w
+      config.layers[l] = LayerShape(keyValueHeadOfQuery: heads[l].map { keptKV.firstIndex(of: dense.keyValueHeadOfQuery[$0])! },
+                                    keyValueHeadCount: keptKV.count, intermediateSize: channels[l].count)
+    }
+    return Model(config: config, weights: weights)
+  }
+
+  /// Pare's greedy ids after `prompt`.
+  static func greedy(_ model: Model, _ prompt: [Int], count: Int) throws -> [Int] {
+    var cache = KVCache(config: model.config)
+    var logits: [Float] = []
+    for t in prompt { logits = try model.decode([t], cache: &cache) }
+    var out: [Int] = []
+    for _ in 0..<count {
+      let next = logits.indices.max { logits[$0] < logits[$1] }!
+      out.append(next)
+      logits = try model.decode([next], cache: &cache)
+    }
+    return out
+  }
+
+  @Test("head-free layer 0, head-free layers with and without biases, an empty layer, uneven groups: llama.cpp's greedy bytes equal Pare's",
+        .enabled(if: LlamaCpp.isPresent, Comment(rawValue: "SKIPPED: llama.cpp not built at \(LlamaCpp.binDirectory): run scripts/build-llama-cpp.sh or set LLAMA_CPP_BIN")))
+  func tinyDeciExports() throws {
+    // The tiny byte-vocabulary llama (hidden 32, 4 query heads over 2 KV heads, MLP 48); byte
+    // tokens make llama.cpp's printed text the token ids themselves.
+    let source = RealModel.packageRoot.appendingPathComponent("Tests/TransformerTests/Fixtures/forward/llama-bytes.gguf").path
+    let loaded = try ModelLoader.load(path: source)
+    var metadata = GGUFExporter.tokenizerMetadata(fromGGUF: loaded.ggufMetadata)
+    // The fixture's byte vocabulary has no merges and an unnamed pre-tokenizer; llama.cpp wants both keys.
+    metadata = metadata.filter { $0.0 != "tokenizer.ggml.pre" } + [("tokenizer.ggml.pre", .string("gpt-2"))]
+    if !metadata.contains(where: { $0.0 == "tokenizer.ggml.merges" }) { metadata.append(("tokenizer.ggml.merges", .array([]))) }
+    let cases: [(heads: [[Int]], channels: [[Int]])] = [
+      ([[], [0, 2, 3]], [Array(0..<48), Array(0..<10)]),   // layer 0 without heads; uneven {0 | 2,3}
+      ([[1, 2, 3], []], [Array(0..<20), Array(0..<10)]),   // a later head-free layer
+      ([[1, 2, 3], []], [Array(0..<20), []]),              // an empty layer (no heads, no channels)
+      ([[0, 1, 3], [2]], [[], Array(0..<48)]),             // attention kept without MLP channels
+    ]
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pare-tiny-deci-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let prompt = Array("Hello".utf8).map(Int.init)
+    for (i, c) in cases.enumerated() {
+      for biases in [false, true] {
+        let model = Self.pruned(loaded.model, heads: c.heads, channels: c.channels, biases: biases)
+        let file = dir.appendingPathComponent("case\(i)-\(biases).gguf")
+        try GGUFExporter.write(model, tokenizer: metadata, to: file, options: .init())
+        let ours = try Self.greedy(model, prompt, count: 8)
+        let run = try LlamaCpp.run("llama-simple", ["-m", file.path, "-n", "9", "Hello"])
+        #expect(run.status == 0, "case \(i) biases \(biases): \(run.stderr.suffix(1500))")
+        // llama-simple prints pieces with printf("%s"): a NUL byte token prints nothing.
+        let theirs = Array(run.stdoutBytes.dropFirst(prompt.count).prefix(ours.filter { $0 != 0 }.count)).map(Int.init)
+        #expect(theirs == ours.filter { $0 != 0 }, "case \(i) biases \(biases)")
       }
     }
   }

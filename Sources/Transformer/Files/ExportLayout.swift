@@ -16,8 +16,9 @@
 //   reads the head size from layer 0, so layer 0 keeps at least one head.
 // - An MLP channel whose gate, up and down weights are zero contributes SiLU(0)·0 = 0 (GELU(0) =
 //   0 for GPT-2), so MLP widths can be padded: to a multiple of a quantisation block (a row of
-//   `ffn_down` must be whole blocks), to ≥ 1 where a layer keeps attention (`deci` drops the
-//   attention output of a layer with no MLP), or to the widest layer (uniform GPT-2).
+//   `ffn_down` must be whole blocks), to ≥ 1 in every layer (`deci` drops the attention output
+//   of a layer with no MLP, and llama.cpp cannot load a layer with no tensors at all: measured,
+//   GGML_ASSERT(buffer) in ggml-backend.cpp), or to the widest layer (uniform GPT-2).
 // - GPT-2 in llama.cpp has no per-layer sizes and a Q/K/V width equal to the hidden size: every
 //   layer is padded to the full head count and the widest MLP.
 
@@ -68,8 +69,8 @@ public struct LayoutChanges: Sendable, Equatable {
 /// Exact layout rewrites for export.
 public enum ExportLayout {
   /// The llama.cpp-ready form of a llama-family model: even contiguous groups, a head in layer
-  /// 0 and wherever a head-free layer has an output bias, an MLP channel wherever attention is
-  /// kept or a head-free MLP has a bias, MLP widths a multiple of `channelMultiple`.
+  /// 0 and wherever a head-free layer has an output bias, at least one MLP channel in every
+  /// layer, MLP widths a multiple of `channelMultiple`.
   public static func llamaCpp(_ model: Model, groups: GroupEvening = .auto, channelMultiple: Int = 1)
     -> (Model, LayoutChanges)
   {
@@ -87,9 +88,10 @@ public enum ExportLayout {
         changes.paddedQueryHeads += 1
         changes.addedKeyValueHeads += 1
       }
-      let downBias = layer.down.bias.map { $0.contains { $0 != 0 } } ?? false
       var width = shape.intermediateSize
-      if width == 0 && (shape.queryHeadCount > 0 || downBias) { width = 1 }
+      // llama.cpp's `deci` drops the attention output of a layer without MLP channels, and
+      // fails to load a layer with no tensors at all (GGML_ASSERT(buffer)): every layer keeps one.
+      if width == 0 { width = 1 }
       if width > 0 { width = (width + channelMultiple - 1) / channelMultiple * channelMultiple }
       (shape, layer) = padChannels(shape, layer, to: width, hidden: h, changes: &changes)
       config.layers[l] = shape

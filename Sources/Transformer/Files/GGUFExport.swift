@@ -440,7 +440,7 @@ struct GGUFHeaderBytes {
     case let .bool(x): bytes.append(x ? 1 : 0)
     case let .string(s): string(s)
     case let .array(a):
-      u32(a.first.map(Self.typeID) ?? 4)
+      u32(a.first.map(Self.typeID) ?? 8)  // an empty array: declared as strings (e.g. no merges)
       u64(UInt64(a.count))
       for e in a { value(e) }
     case let .uint64(x): u64(x)
