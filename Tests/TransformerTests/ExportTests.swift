@@ -46,12 +46,17 @@ func testTokens(_ n: Int, vocab: Int) -> [[Int]] { [(0..<n).map { ($0 * 7 + 3) %
 
 @Suite("Export layout")
 struct ExportLayoutTests {
-  @Test("group size: pad-heads takes the largest group, duplicate-kv the gcd, auto the fewest heads")
+  @Test("group size: pad-heads takes the largest group, duplicate-kv the gcd, auto the fewest heads (larger groups on ties)")
   func groupSizes() {
     #expect(ExportLayout.groupSize([2, 3, 1], mode: .padHeads) == 3)
     #expect(ExportLayout.groupSize([2, 3, 1], mode: .duplicateKV) == 1)
-    // s=1: 6 KV + 6 Q = 12; s=2: 4 KV (1+2+1) + 8 Q = 12; s=3: 3 KV + 9 Q = 12 → fewest queries: s=1.
-    #expect(ExportLayout.groupSize([2, 3, 1], mode: .auto) == 1)
+    // s=1: 6 KV + 6 Q = 12; s=2: 4 KV (1+2+1) + 8 Q = 12; s=3: 3 KV + 9 Q = 12 → a tie: the larger s.
+    #expect(ExportLayout.groupSize([2, 3, 1], mode: .auto) == 3)
+    // [3, 1, 3]: s=3: 3 + 9 = 12; s=1: 7 + 7 = 14; s=2: 5 + 10 = 15 → 3.
+    #expect(ExportLayout.groupSize([3, 1, 3], mode: .auto) == 3)
+    // [4, 4, 1]: s=4: 3 + 12 = 15; s=1: 9 + 9 = 18; s=2: 5 + 10 = 15 → a tie: 4. [6, 6, 1]: s=6: 3 + 18 = 21; s=2: 7 + 14 = 21; s=3: 5 + 15 = 20 → 3.
+    #expect(ExportLayout.groupSize([4, 4, 1], mode: .auto) == 4)
+    #expect(ExportLayout.groupSize([6, 6, 1], mode: .auto) == 3)
     // [4, 3]: s=4: 2 KV + 8 Q = 10; s=1: 7 + 7 = 14 → 4.
     #expect(ExportLayout.groupSize([4, 3], mode: .auto) == 4)
   }
