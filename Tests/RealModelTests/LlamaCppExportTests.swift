@@ -98,7 +98,7 @@ struct LlamaCppExportTests {
       for type in [GGMLType.f32, .q8_0, .q4_0] {
         let file = dir.appendingPathComponent("smol-\(sparsity)-\(type.name).gguf")
         let report = try GGUFExporter.write(pruned, tokenizer: metadata, to: file, options: .init(type: type))
-        #expect(report.architecture == "deci")
+        #expect(["llama", "deci"].contains(report.architecture))  // uniform allocation may give one shape
         let run = try LlamaCpp.run("llama-simple", ["-m", file.path, "-n", "\(Self.tokens)", Self.prompt])
         #expect(run.status == 0, "llama-simple on \(file.lastPathComponent): \(run.stderr.suffix(2000))")
         #expect(run.stdout.hasPrefix(Self.prompt), "\(run.stdout)")
