@@ -74,6 +74,24 @@ struct ExportCommandTests {
     #expect(abs(try Self.perplexity(again) - pf) / pf < 1e-5)
   }
 
+  @Test("--format hf: a folder pare eval, generate and tokenize read like the input")
+  func huggingFaceFolder() throws {
+    let dir = try Self.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let out = dir.appendingPathComponent("hf").path
+    let r = try CLI.run(["export", TinyBytesModel.gguf, "--out", out, "--format", "hf", "--json"])
+    #expect(r.status == 0, "stderr: \(r.stderr)")
+    for name in ["model.safetensors", "config.json", "tokenizer.json", "tokenizer_config.json"] {
+      #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("hf/\(name)").path), "missing \(name)")
+    }
+    let dense = try Self.perplexity(TinyBytesModel.gguf), exported = try Self.perplexity(out)
+    #expect(abs(exported - dense) / dense < 1e-5)
+    #expect(try Self.greedy(out) == (try Self.greedy(TinyBytesModel.gguf)))
+    // An existing folder needs --overwrite; --type is for GGUF.
+    #expect(try CLI.run(["export", TinyBytesModel.gguf, "--out", out, "--format", "hf"]).status == 1)
+    #expect(try CLI.run(["export", TinyBytesModel.gguf, "--out", out, "--format", "hf", "--type", "q8_0"]).status == 2)
+  }
+
   @Test("bad requests: one error line, exit 1, nothing written or changed")
   func badRequests() throws {
     let dir = try Self.temporaryFolder()
