@@ -6,6 +6,8 @@
 //   embedding's size), ARCH.rope.freq_base (default 10000), ARCH.rope.dimension_count,
 //   ARCH.attention.layer_norm_rms_epsilon (llama) / ARCH.attention.layer_norm_epsilon (gpt2),
 //   tokenizer.ggml.bos_token_id / eos_token_id. The head is tied when `output.weight` is absent.
+//   ARCH = deci (llama.cpp's llama with per-layer sizes, as `pare export` writes it) reads as
+//   llama; its layers may have 0 heads (then 0 KV heads) or 0 MLP channels.
 
 extension ModelConfig {
   /// Reads the model description from a GGUF file's metadata and tensor table.
