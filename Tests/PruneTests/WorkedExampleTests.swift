@@ -11,11 +11,13 @@ struct WorkedExampleTests {
 
   @Test("exact-moment scores are 1.5, 4.375, 0.125 and channel 2 goes first")
   func scores() {
-    var moments = ColumnMoments(width: 3)
-    moments.accumulate(Self.h)
-    let s = Scoring.innerScores(.exactMoment, levelTwo: Self.b, inner: moments, unitWidth: 1)
+    var rng = SplitMix64(seed: 0)
+    var (weights, shape) = TinyLayer.llama(hidden: 2, width: 3)
+    weights.down = Linear(weight: Self.b)
+    let s = Criterion.exactMoment.scores(TinyLayer.mlp(weights, shape), statistics: ModuleStatistics(inner: ColumnMoments(of: Self.h)),
+                                         rng: &rng)
     for (got, want) in zip(s, [1.5, 4.375, 0.125]) { #expect(abs(got - want) < 1e-6) }
-    #expect(Scoring.columnNorms(Self.b, power: 2).map { $0.squareRoot() }.firstIndex(of: 1) == 0, "l2 would drop channel 0")
+    #expect(columnPowerSums(Self.b, power: 2).map { $0.squareRoot() }.firstIndex(of: 1) == 0, "l2 would drop channel 0")
   }
 
   @Test("the remedy with an intercept gives W = [[0.867, 1.933], [0.178, 1.089]], b = (0.333, −0.444)")
