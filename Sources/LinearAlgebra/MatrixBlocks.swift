@@ -8,6 +8,18 @@ extension Matrix {
     let k = Swift.min(Swift.max(n, 0), rows)
     return Matrix(rows: k, columns: columns, storage: Array(storage[0..<(k * columns)]))
   }
+
+  /// `[M 1]`: the matrix with a column of ones appended (rows × (columns + 1)), the
+  /// intercept column of a least-squares design matrix.
+  public func appendingOnesColumn() -> Matrix {
+    var out = [Float]()
+    out.reserveCapacity(rows * (columns + 1))
+    for r in 0..<rows {
+      out.append(contentsOf: storage[(r * columns)..<((r + 1) * columns)])
+      out.append(1)
+    }
+    return Matrix(rows: rows, columns: columns + 1, storage: out)
+  }
 }
 
 /// `[A; B; C; …]`: the parts stacked on top of each other (all with the same column count).

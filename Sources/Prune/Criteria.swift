@@ -26,12 +26,7 @@ public enum Criterion: String, CaseIterable, Sendable, Codable {
   case flap
 
   /// Whether scoring needs calibration activations.
-  public var needsData: Bool {
-    switch self {
-    case .dataFree, .random, .l1, .l2: return false
-    default: return true
-    }
-  }
+  public var needsData: Bool { ![.dataFree, .random, .l1, .l2].contains(self) }
 
   /// Whether scoring reads level-1 moments: only the paper's second-moment estimate does
   /// (and only for the MLP), so the pipeline observes them for it alone.

@@ -7,19 +7,17 @@
 import LinearAlgebra
 import Transformer
 
-/// One half of a transformer layer seen as level-1 linears → U inner units of width w → a
-/// level-2 linear. Removing unit u removes its level-1 rows and its w level-2 columns; the
-/// module's input and output width H never change.
+/// One half of a transformer layer as level-1 linears → U inner units of width w → a level-2
+/// linear. Removing a unit removes its level-1 rows and w level-2 columns; H never changes.
 protocol DepthTwoModule: Sendable {
   /// "attention" or "mlp", for progress and error messages.
   static var name: String { get }
   /// The norm in front of the module.
   static var normSite: TransformerLayer.NormSite { get }
-  /// Whether the paper's second-moment score reads level-1 statistics (the MLP estimates
-  /// E[h²] from them; attention observes its context directly).
+  /// Whether the paper's second-moment score reads level-1 statistics (MLP: yes).
   static var secondMomentReadsLevelOne: Bool { get }
 
-  /// The layer this module is half of; the module reads and writes only its own half.
+  /// The layer this module is half of; it reads and writes only its own half.
   var layer: TransformerLayer { get set }
   /// The level-1 linears in a fixed order (Q, K, V / up, gate); each is (rows × H).
   var levelOne: [Linear] { get set }
@@ -32,13 +30,12 @@ protocol DepthTwoModule: Sendable {
   /// The original index of each current unit (they differ once a model has been pruned).
   var originalUnits: [Int] { get }
 
-  /// The module keeping only `units` (current indices, ascending): their level-1 rows and
-  /// level-2 columns; the level-2 bias is untouched. Precondition: at least one unit.
+  /// The module keeping only `units` (current indices): their level-1 rows and level-2
+  /// columns; the level-2 bias is untouched. Precondition: at least one unit.
   func keeping(units: [Int]) -> Self
   /// Runs the module on its normed input x (T × H), recording what `request` asks for.
   func observe(_ x: Matrix, batch: SequenceBatch, request: ModuleRequest) -> ModuleObservation
-  /// Per unit, `Σ |w|^p` over every weight that leaves with it (both levels; for a head, its
-  /// KV head's rows too). The l1/l2 baselines.
+  /// Per unit, `Σ |w|^p` over the weights that leave with it (l1/l2; a head counts its KV head).
   func weightPowerSums(power p: Int) -> [Double]
   /// The paper's score with Σ_X = I (function approximation, no data).
   func isotropicScores() -> [Double]
@@ -69,11 +66,6 @@ struct ModuleObservation: Sendable {
 }
 
 extension DepthTwoModule {
-  /// Runs the module without recording anything.
-  func output(_ x: Matrix, batch: SequenceBatch) -> Matrix {
-    observe(x, batch: batch, request: ModuleRequest()).output
-  }
-
   /// Observes the module for scoring on x: the inner activation, the level-1 outputs when
   /// `criterion` estimates from them, and the statistics of the first `rows` rows.
   func observeForScoring(_ x: Matrix, batch: SequenceBatch, criterion: Criterion, rows: Int,

@@ -18,24 +18,14 @@ import Foundation
 import LinearAlgebra
 import Transformer
 
-/// The outcome of a pruning run.
+/// The outcome of a pruning run: the pruned model and what was done to it. The report's
+/// `source` is empty and its `phases` are the pipeline's own until the caller fills them in.
+@dynamicMemberLookup
 public struct PruningResult: Sendable {
   public var model: Model
-  /// The plan that ran (`samples`, `recoverySamples` and `sequenceLength` as the given
-  /// calibration sequences had them).
-  public var plan: PruningPlan
-  public var layers: [LayerReport]
-  public var parametersBefore: Int
-  public var parametersAfter: Int
-  /// Attention + MLP linear parameters of the pruned layers, before and after.
-  public var prunableBefore: Int
-  public var prunableAfter: Int
-  public var requestedSparsity: Double { plan.sparsity }
-  public var achievedSparsity: Double {
-    prunableBefore == 0 ? 0 : Double(prunableBefore - prunableAfter) / Double(prunableBefore)
-  }
-  /// Wall seconds per phase, in order.
-  public var phases: [PruningReport.Phase]
+  public var report: PruningReport
+  public var layers: [LayerReport] { report.layers ?? [] }
+  public subscript<T>(dynamicMember path: KeyPath<PruningReport, T>) -> T { report[keyPath: path] }
 }
 
 /// Errors a pruning run reports to the user.
@@ -110,9 +100,12 @@ public struct PruningPipeline: Sendable {
     clock.mark("layers")
 
     let prunable = { (m: Model) in layerRange.reduce(0) { $0 + ParameterCount.layer(m.weights.layers[$1]).total } }
-    return PruningResult(model: pruned, plan: ran, layers: reports, parametersBefore: model.weights.parameterCount,
-                         parametersAfter: pruned.weights.parameterCount, prunableBefore: prunable(model),
-                         prunableAfter: prunable(pruned), phases: clock.phases)
+    let (before, after) = (prunable(model), prunable(pruned))
+    return PruningResult(model: pruned, report: PruningReport(
+      source: "", plan: ran, requestedSparsity: plan.sparsity,
+      achievedSparsity: before == 0 ? 0 : Double(before - after) / Double(before),
+      parametersBefore: model.weights.parameterCount, parametersAfter: pruned.weights.parameterCount,
+      prunableParametersBefore: before, prunableParametersAfter: after, phases: clock.phases, layers: reports))
   }
 
   // MARK: - One depth-2 module (Alg. 2–4)
@@ -213,7 +206,7 @@ public struct PruningPipeline: Sendable {
                                 redundant: redundant.isEmpty ? nil : redundant.map { original[$0] }, distances: distances)
     // 5. Advance both streams.
     if streams.hasData {
-      let yp = module.output(xp, batch: streams.batch)
+      let yp = module.observe(xp, batch: streams.batch, request: ModuleRequest()).output
       outcome.error = relativeSquaredError(yp, target)
       add(&streams.dense, dense.output)
       add(&streams.pruned, yp)
@@ -253,7 +246,7 @@ public struct PruningPipeline: Sendable {
   /// ridge pulls toward `prior`, the weights the module has before the fit.
   func fitted(_ problem: LeastSquares, keeping kept: [Int]?, prior: Linear, layer: Int, _ what: String) throws -> Linear {
     do {
-      return try problem.solve(keeping: kept ?? Array(0..<problem.inputWidth), damp: plan.damp,
+      return try problem.solve(keeping: kept, damp: plan.damp,
                                prior: plan.dampingPrior == .original ? prior : nil)
     } catch {
       throw PruningError.reconstructionFailed(layer: layer, module: what, detail: error.description)

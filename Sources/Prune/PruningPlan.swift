@@ -114,8 +114,5 @@ public struct PruningPlan: Sendable, Equatable {
       throw .invalidPlan("layers \(range.lowerBound)..<\(range.upperBound) outside the model's \(layerCount) layers")
     }
     guard (0..<1).contains(sparsity) else { throw .invalidPlan("sparsity \(sparsity) outside [0, 1)") }
-    guard samples > 0, sequenceLength > 1, roundTo > 0 else {
-      throw .invalidPlan("samples \(samples), sequence length \(sequenceLength) and round-to \(roundTo) must be positive")
-    }
   }
 }

@@ -117,7 +117,8 @@ enum PruneCommand {
     }
     progress.report("pruned: \(result.parametersBefore) → \(result.parametersAfter) parameters", final: true)
 
-    var report = PruningReport(result: result, source: modelPath, phases: phases + result.phases)
+    var report = result.report
+    (report.source, report.phases) = (modelPath, phases + report.phases)
     let writeStart = Date()
     let writer = ModelWriter(dtype: dtype, tokenizerFiles: ["tokenizer.json": try tokenizer.tokenizerJSON()],
                              extraFiles: try report.files(config: result.model.config), overwrite: overwrite,

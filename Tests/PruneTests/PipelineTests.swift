@@ -63,8 +63,8 @@ struct PipelineTests {
     }
     let perLayerBefore = ParameterCount.layer(model.weights.layers[0]).total
     let perLayerAfter = result.model.weights.layers.map { ParameterCount.layer($0).total }.reduce(0, +)
-    #expect(result.prunableBefore == 2 * perLayerBefore)
-    #expect(result.prunableAfter == perLayerAfter)
+    #expect(result.prunableParametersBefore == 2 * perLayerBefore)
+    #expect(result.prunableParametersAfter == perLayerAfter)
     // The pruned model runs.
     let logits = try result.model.logits([[1, 2, 3]])
     #expect(logits.shape == [3, 40] && logits.storage.allSatisfy(\.isFinite))

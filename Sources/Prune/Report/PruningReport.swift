@@ -28,14 +28,18 @@ public struct PruningReport: Codable, Sendable, Equatable {
     }
   }
 
+  /// The input model's path as the user gave it.
   public var source: String
+  /// The plan that ran (`samples`, `recoverySamples`, `sequenceLength` as the calibration had them).
   public var plan: PruningPlan
   public var requestedSparsity: Double
   public var achievedSparsity: Double
   public var parametersBefore: Int
   public var parametersAfter: Int
+  /// Attention + MLP linear parameters of the pruned layers, before and after.
   public var prunableParametersBefore: Int
   public var prunableParametersAfter: Int
+  /// Wall seconds per phase, in order.
   public var phases: [Phase]
   public var layers: [LayerReport]?
   /// `--json` only: the output path and every layer's sizes.
@@ -48,20 +52,6 @@ public struct PruningReport: Codable, Sendable, Equatable {
     case parametersBefore = "parameters_before", parametersAfter = "parameters_after"
     case prunableParametersBefore = "prunable_parameters_before", prunableParametersAfter = "prunable_parameters_after"
     case layerShapes = "layer_shapes"
-  }
-
-  /// The report of `result` (its plan is the plan that ran), for the model read from `source`.
-  public init(result: PruningResult, source: String, phases: [Phase]) {
-    self.source = source
-    plan = result.plan
-    requestedSparsity = result.requestedSparsity
-    achievedSparsity = result.achievedSparsity
-    parametersBefore = result.parametersBefore
-    parametersAfter = result.parametersAfter
-    prunableParametersBefore = result.prunableBefore
-    prunableParametersAfter = result.prunableAfter
-    self.phases = phases
-    layers = result.layers
   }
 
   /// The report as JSON with sorted keys: pretty-printed for report.json, one line for `--json`.
@@ -169,24 +159,20 @@ extension PruningPlan: Codable {
 
   public init(from decoder: Decoder) throws {
     let c = try decoder.container(keyedBy: CodingKeys.self)
-    let layers = try c.decodeIfPresent(String.self, forKey: .layers).map { text -> Range<Int> in
+    func value<T: Decodable>(_ key: CodingKeys) throws -> T { try c.decode(T.self, forKey: key) }
+    self.init(sparsity: try value(.sparsity), calibration: try value(.calibration))
+    (criterion, allocation, target, dampingPrior) = (try value(.criterion), try value(.allocation), try value(.target), try value(.dampingPrior))
+    (samples, sequenceLength, recoverySamples, roundTo) = (try value(.samples), try value(.sequenceLength), try value(.recoverySamples), try value(.roundTo))
+    (recovery, remedy, damp, seed) = (try value(.recovery), try value(.remedy), try value(.damp), try value(.seed))
+    headSimilarityTau = try c.decodeIfPresent(Double.self, forKey: .headSimilarityTau)
+    fixedCuts = try c.decodeIfPresent([String: LayerCut].self, forKey: .fixedCuts)
+      .map { Dictionary(uniqueKeysWithValues: $0.compactMap { key, cut in Int(key).map { ($0, cut) } }) }
+    layers = try c.decodeIfPresent(String.self, forKey: .layers).map { text in
       let bounds = text.components(separatedBy: "..<").compactMap { Int($0) }
       guard bounds.count == 2, bounds[0] <= bounds[1] else {
         throw DecodingError.dataCorruptedError(forKey: .layers, in: c, debugDescription: "layers '\(text)' is not A..<B")
       }
       return bounds[0]..<bounds[1]
     }
-    let cuts = try c.decodeIfPresent([String: LayerCut].self, forKey: .fixedCuts)
-    self.init(sparsity: try c.decode(Double.self, forKey: .sparsity), criterion: try c.decode(Criterion.self, forKey: .criterion),
-              headSimilarityTau: try c.decodeIfPresent(Double.self, forKey: .headSimilarityTau),
-              allocation: try c.decode(AllocationStrategy.self, forKey: .allocation),
-              fixedCuts: cuts.map { Dictionary(uniqueKeysWithValues: $0.compactMap { k, v in Int(k).map { ($0, v) } }) },
-              layers: layers, calibration: try c.decode(CalibrationSource.self, forKey: .calibration),
-              samples: try c.decode(Int.self, forKey: .samples), sequenceLength: try c.decode(Int.self, forKey: .sequenceLength),
-              recoverySamples: try c.decode(Int.self, forKey: .recoverySamples),
-              recovery: try c.decode(Bool.self, forKey: .recovery), remedy: try c.decode(Bool.self, forKey: .remedy),
-              target: try c.decode(ReconstructionTarget.self, forKey: .target), damp: try c.decode(Double.self, forKey: .damp),
-              dampingPrior: try c.decode(DampingPrior.self, forKey: .dampingPrior),
-              roundTo: try c.decode(Int.self, forKey: .roundTo), seed: try c.decode(UInt64.self, forKey: .seed))
   }
 }

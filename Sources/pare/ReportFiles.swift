@@ -1,13 +1,15 @@
-// report.md and the SVG charts of a pruning run, rendered from its `PruningReport`.
+// The files `pare prune` writes beside the model, rendered from the library's Codable
+// `PruningReport`: report.json, report.md, widths.svg and head-similarity.svg.
 
 import Foundation
+import Prune
 import Transformer
 
 extension PruningReport {
   /// The files a pruning run writes beside the model, by name: `report.json`, `report.md`,
   /// `widths.svg` and (when head similarity ran) `head-similarity.svg`. `config` is the
   /// pruned model's.
-  public func files(config: ModelConfig) throws -> [String: Data] {
+  func files(config: ModelConfig) throws -> [String: Data] {
     var files = ["report.json": try json(pretty: true), "report.md": Data(markdown(config: config).utf8),
                  "widths.svg": Data(Self.widthChart(config: config).utf8)]
     if let graph = headSimilarityGraph() { files["head-similarity.svg"] = Data(graph.utf8) }
