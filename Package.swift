@@ -48,7 +48,8 @@ let package = Package(
     .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
     .testTarget(name: "TransformerTests", dependencies: ["Transformer", "LinearAlgebra", "TestSupport"],
                 resources: [.copy("Fixtures")]),
-    .testTarget(name: "PruneTests", dependencies: ["Prune", "Transformer", "LinearAlgebra"]),
+    .testTarget(name: "PruneTests", dependencies: ["Prune", "Transformer", "LinearAlgebra"],
+                resources: [.copy("Fixtures")]),
     // Runs the built `pare` binary as a user would: exit codes, error lines, outputs.
     .testTarget(name: "EndToEndTests", dependencies: ["pare"]),
     // Needs the real SmolLM2 model (scripts/fetch-smollm2.sh) and runs in release builds only.

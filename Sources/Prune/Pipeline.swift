@@ -95,7 +95,8 @@ public struct PruningPipeline: Sendable {
       reports.append(LayerReport(layer: index, pruned: true, keptHeads: a.kept, removedHeads: a.removed,
                                  keptKeyValueHeads: mlp.layer.shape.keyValueHeadCount, keptChannels: m.kept.count,
                                  removedChannels: m.removed.count, redundantHeads: a.redundant, headDistances: a.distances,
-                                 attentionError: a.error, mlpError: m.error, keptChannelIndices: mlp.layer.shape.originalChannels))
+                                 headScores: a.scores, channelScores: m.scores, attentionError: a.error, mlpError: m.error,
+                                 keptChannelIndices: mlp.layer.shape.originalChannels))
     }
     clock.mark("layers")
 
@@ -142,6 +143,7 @@ public struct PruningPipeline: Sendable {
     var removed: [Int]
     var redundant: [Int]?
     var distances: [[Double]]?
+    var scores: [Double]
     var error: Double?
   }
 
@@ -203,7 +205,8 @@ public struct PruningPipeline: Sendable {
       }
     }
     var outcome = ModuleOutcome(kept: kept.map { original[$0] }, removed: removed.map { original[$0] },
-                                redundant: redundant.isEmpty ? nil : redundant.map { original[$0] }, distances: distances)
+                                redundant: redundant.isEmpty ? nil : redundant.map { original[$0] }, distances: distances,
+                                scores: scores)
     // 5. Advance both streams.
     if streams.hasData {
       let yp = module.observe(xp, batch: streams.batch, request: ModuleRequest()).output

@@ -78,6 +78,9 @@ public struct LayerReport: Codable, Sendable, Equatable {
   /// Head-similarity distances D (current heads × current heads), when computed (drawn in
   /// head-similarity.svg, not written to report.json).
   public var headDistances: [[Double]]?
+  /// The scores that ordered the current heads and channels (not written to report.json).
+  public var headScores: [Double]?
+  public var channelScores: [Double]?
   /// Relative squared error ‖Ŷ − Y2‖²/‖Y2‖² of each module's output on the calibration
   /// tokens after pruning (and reconstruction), when data was available.
   public var attentionError: Double?
