@@ -48,7 +48,7 @@ struct CriteriaTests {
     for i in 0..<10 {
       let b2 = (0..<layer.down.weight.rows).reduce(0.0) { $0 + Double(layer.down.weight[$1, i] * layer.down.weight[$1, i]) }
       let expected = b2 * stats.inner.sumSquares[i] / Double(stats.inner.count)
-      #expect(abs(scores[i] - expected) <= 1e-9 * max(1, expected))
+      #expect(abs(scores[i] - expected) <= Tolerance.sameFormulaRelative * max(1, expected))
     }
   }
 

@@ -23,8 +23,8 @@ struct PipelineTests {
     for (a, b) in zip(result.model.weights.layers, model.weights.layers) {
       for (x, y) in [(a.query, b.query), (a.key, b.key), (a.value, b.value), (a.output, b.output),
                      (a.gate!, b.gate!), (a.up, b.up), (a.down, b.down)] {
-        #expect(maxAbsDifference(x.weight.storage, y.weight.storage) < 2e-3)
-        #expect((x.bias ?? []).allSatisfy { abs($0) < 2e-3 })
+        #expect(maxAbsDifference(x.weight.storage, y.weight.storage) < Tolerance.selfReconstruction)
+        #expect((x.bias ?? []).allSatisfy { abs($0) < Tolerance.selfReconstruction })
       }
     }
   }
