@@ -7,6 +7,7 @@ import Transformer
 
 struct AttentionModule: DepthTwoModule {
   static let name = "attention"
+  static let linearNames = (levelOne: "Q/K/V", levelTwo: "O")
   static let normSite = TransformerLayer.NormSite.attention
   static let secondMomentReadsLevelOne = false
 

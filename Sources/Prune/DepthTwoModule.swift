@@ -10,8 +10,9 @@ import Transformer
 /// One half of a transformer layer as level-1 linears → U inner units of width w → a level-2
 /// linear. Removing a unit removes its level-1 rows and w level-2 columns; H never changes.
 protocol DepthTwoModule: Sendable {
-  /// "attention" or "mlp", for progress and error messages.
+  /// "attention" or "mlp", and the names of its level-1 and level-2 linears, for messages.
   static var name: String { get }
+  static var linearNames: (levelOne: String, levelTwo: String) { get }
   /// The norm in front of the module.
   static var normSite: TransformerLayer.NormSite { get }
   /// Whether the paper's second-moment score reads level-1 statistics (MLP: yes).

@@ -7,6 +7,7 @@ import Transformer
 
 struct MLPModule: DepthTwoModule {
   static let name = "mlp"
+  static let linearNames = (levelOne: "up/gate", levelTwo: "down")
   static let normSite = TransformerLayer.NormSite.mlp
   static let secondMomentReadsLevelOne = true
 

@@ -176,7 +176,7 @@ public struct PruningPipeline: Sendable {
         problem.accumulate(x: seen.inner, y: target)
         levelTwoProblem = problem
         // 2'. Recovery, level 2: W̄2 = argmin ‖X̂2W2ᵀ + b − Y2‖² + λ‖·‖².
-        if plan.recovery { module.levelTwo = try fitted(problem, keeping: nil, prior: module.levelTwo, layer: layer, M.name + " level 2") }
+        if plan.recovery { module.levelTwo = try fitted(problem, keeping: nil, prior: module.levelTwo, layer: layer, "\(M.name) \(M.linearNames.levelTwo)") }
       }
     }
     // 3b. Score and choose the units to remove.
@@ -198,7 +198,7 @@ public struct PruningPipeline: Sendable {
     if !removed.isEmpty {
       if plan.remedy, let levelTwoProblem {
         module.levelTwo = try fitted(levelTwoProblem, keeping: module.columns(of: kept), prior: module.levelTwo,
-                                     layer: layer, M.name + " level 2 (remedy)")
+                                     layer: layer, "\(M.name) \(M.linearNames.levelTwo) (remedy)")
       } else if plan.criterion == .flap, let statistics {
         module.levelTwo.bias = flapCompensation(before, removedColumns: module.columns(of: removed),
                                                 means: statistics.inner.mean, bias: module.levelTwo.bias)
@@ -237,7 +237,7 @@ public struct PruningPipeline: Sendable {
                        bias: parts[0].bias.map { $0 + parts.dropFirst().flatMap { $0.bias ?? [] } })
     var problem = LeastSquares(inputWidth: inputs.columns, outputWidth: prior.outputCount, intercept: parts[0].bias != nil)
     problem.accumulate(x: inputs, y: concatenateColumns(targets))
-    let fit = try fitted(problem, keeping: nil, prior: prior, layer: layer, M.name + " level 1")
+    let fit = try fitted(problem, keeping: nil, prior: prior, layer: layer, "\(M.name) \(M.linearNames.levelOne)")
     var start = 0
     return parts.map { part in
       defer { start += part.outputCount }
