@@ -20,9 +20,9 @@ enum PruneCommand {
                               exactly the redundant heads are removed.
       --calibration PATH --format wikitext|ptb|text   calibration text (random windows)
       --self-generated        calibrate on text the model writes itself (data-free)
-      --samples N             scoring sequences (default 16)
-      --seq-len L             calibration sequence length (default 128)
-      --recovery-samples N    sequences for least squares (default 128 with --recovery/--remedy)
+      --samples N             scoring sequences (default \(PruningPlan.defaultSamples))
+      --seq-len L             calibration sequence length (default \(PruningPlan.defaultSequenceLength))
+      --recovery-samples N    sequences for least squares (default \(PruningPlan.defaultRecoverySamples) with --recovery/--remedy)
       --layers A..<B          layers to prune (default all)
       --allocation uniform|global|energy   (default uniform; energy: relative output damage per parameter, ours)
       --round-to N            kept MLP widths rounded to multiples of N
@@ -62,8 +62,8 @@ enum PruneCommand {
     }
     let calibrationPath = try args.option("--calibration")
     let format = try args.choice("--format", as: EvaluationText.Format.self)
-    let samples = try args.int("--samples", in: 1...100_000) ?? 16
-    let seqLen = try args.int("--seq-len", in: 2...100_000) ?? 128
+    let samples = try args.int("--samples", in: 1...100_000)
+    let seqLen = try args.int("--seq-len", in: 2...100_000)
     let recoverySamples = try args.int("--recovery-samples", in: 1...100_000)
     let layers = try args.option("--layers").map(parseLayers)
     let allocation = try args.choice("--allocation", as: AllocationStrategy.self) ?? .uniform
@@ -78,48 +78,37 @@ enum PruneCommand {
 
     // Validate the combination before opening any file.
     if calibrationPath != nil && selfGenerated { throw UsageError("--calibration and --self-generated exclude each other") }
-    if calibrationPath != nil && format == nil { throw UsageError("--calibration needs --format wikitext|ptb|text") }
     if calibrationPath == nil && format != nil { throw UsageError("--format goes with --calibration") }
-    let hasData = calibrationPath != nil || selfGenerated
-    if !hasData && (criterion.needsData || recovery || remedy || tau != nil) {
-      throw UsageError("criterion \(criterion.rawValue)\(recovery || remedy ? " with recovery/remedy" : "")\(tau != nil ? " with head similarity" : "") needs --calibration PATH --format F or --self-generated (or use --criterion data-free)")
+    let calibration: CalibrationSource
+    if let calibrationPath {
+      guard let format else { throw UsageError("--calibration needs --format wikitext|ptb|text") }
+      calibration = .file(path: calibrationPath, format: format)
+    } else {
+      calibration = selfGenerated ? .selfGenerated : .none
     }
-    if let recoverySamples, recoverySamples < samples { throw UsageError("--recovery-samples must be at least --samples") }
-    let calibration: CalibrationSource = calibrationPath.map { .file(path: $0, format: format!.rawValue) }
-      ?? (selfGenerated ? .selfGenerated : .none)
     let plan = PruningPlan(sparsity: sparsity, criterion: criterion, headSimilarityTau: tau, allocation: allocation,
                            layers: layers, calibration: calibration, samples: samples, sequenceLength: seqLen,
-                           recoverySamples: recoverySamples ?? (recovery || remedy ? max(samples, 128) : samples),
-                           recovery: recovery, remedy: remedy, target: target, damp: damp, dampingPrior: dampingPrior, roundTo: roundTo,
-                           seed: UInt64(seed))
+                           recoverySamples: recoverySamples, recovery: recovery, remedy: remedy, target: target, damp: damp,
+                           dampingPrior: dampingPrior, roundTo: roundTo, seed: UInt64(seed))
+    if calibration == .none && plan.needsData {
+      throw UsageError("criterion \(criterion.rawValue)\(recovery || remedy ? " with recovery/remedy" : "")\(tau != nil ? " with head similarity" : "") needs --calibration PATH --format F or --self-generated (or use --criterion data-free)")
+    }
+    if let recoverySamples, recoverySamples < plan.samples { throw UsageError("--recovery-samples must be at least --samples") }
 
-    var phases: [(name: String, seconds: Double)] = []
+    var phases: [PruningReport.Phase] = []
     var mark = Date()
     func phase(_ name: String) {
-      phases.append((name, Date().timeIntervalSince(mark)))
+      phases.append(PruningReport.Phase(name: name, seconds: Date().timeIntervalSince(mark)))
       mark = Date()
     }
     progress.report("loading \(modelPath)", final: true)
     let loaded = try ModelLoader.load(path: modelPath)
     let tokenizer = try Tokenizer.load(modelPath: modelPath)
-    if let layers, layers.upperBound > loaded.model.config.layerCount {
-      throw RuntimeError("--layers \(layers.lowerBound)..<\(layers.upperBound) is outside the model's \(loaded.model.config.layerCount) layers")
-    }
+    try plan.validate(layerCount: loaded.model.config.layerCount)
     phase("load")
 
-    var sequences: [[Int]] = []
-    switch calibration {
-    case let .file(path, _):
-      let text = try EvaluationText.load(path: path, format: format!)
-      let tokens = tokenizer.encode(text)
-      sequences = try Calibration.windows(of: tokens, count: plan.recoverySamples, length: seqLen, seed: plan.seed)
-    case .selfGenerated:
-      sequences = try Calibration.selfGenerated(model: loaded.model, count: plan.recoverySamples, length: seqLen,
-                                                seed: plan.seed) { done in
-        progress.report("self-generating calibration text: \(done)/\(plan.recoverySamples) sequences", final: done == plan.recoverySamples)
-      }
-    case .none:
-      break
+    let sequences = try Calibration.sequences(for: plan, model: loaded.model, tokenizer: tokenizer) { done in
+      progress.report("self-generating calibration text: \(done)/\(plan.recoverySamples) sequences", final: done == plan.recoverySamples)
     }
     phase("calibration")
 
@@ -128,20 +117,19 @@ enum PruneCommand {
     }
     progress.report("pruned: \(result.parametersBefore) → \(result.parametersAfter) parameters", final: true)
 
-    let files = PruningReport.files(result: result, plan: plan, source: modelPath, extraPhases: phases)
+    var report = result.report
+    (report.source, report.phases) = (modelPath, phases + report.phases)
     let writeStart = Date()
     let writer = ModelWriter(dtype: dtype, tokenizerFiles: ["tokenizer.json": try tokenizer.tokenizerJSON()],
-                             extraFiles: files, overwrite: overwrite, inputPath: loaded.path)
+                             extraFiles: try report.files(config: result.model.config), overwrite: overwrite,
+                             inputPath: loaded.path)
     try writer.write(result.model, to: URL(fileURLWithPath: out))
-    phases += result.phases
-    phases.append(("write", Date().timeIntervalSince(writeStart)))
+    report.phases.append(PruningReport.Phase(name: "write", seconds: Date().timeIntervalSince(writeStart)))
 
     if json {
-      var summary = PruningReport.summary(result: result, plan: plan, source: modelPath, phases: phases)
-      summary["out"] = out
-      summary.removeValue(forKey: "layers")
-      summary["layer_shapes"] = result.model.config.layers.map { ["heads": $0.queryHeadCount, "kv_heads": $0.keyValueHeadCount, "channels": $0.intermediateSize] }
-      print(jsonLine(summary))
+      (report.layers, report.out) = (nil, out)
+      report.layerShapes = result.model.config.layers.map(PruningReport.LayerSize.init)
+      print(String(decoding: try report.json(pretty: false), as: UTF8.self))
     } else {
       print(String(format: "pruned %@: %d → %d parameters; achieved sparsity %.2f%% (requested %.2f%%) of the pruned layers' attention + MLP parameters",
                    modelPath as NSString, result.parametersBefore, result.parametersAfter, 100 * result.achievedSparsity, 100 * sparsity))
