@@ -58,7 +58,7 @@ public struct PruningPipeline: Sendable {
   public func run(model: Model, sequences: [[Int]], progress: (String) -> Void = { _ in }) throws -> PruningResult {
     var clock = PhaseClock()
     let config = model.config
-    try plan.validate(layerCount: config.layerCount)
+    try plan.validate(config: config)
     if sequences.isEmpty && plan.needsData {
       throw PruningError.invalidPlan("criterion \(plan.criterion.rawValue), recovery, remedy and head similarity need calibration data")
     }
@@ -69,7 +69,7 @@ public struct PruningPipeline: Sendable {
     }
     var streams = try Streams(model: model, sequences: sequences, scoringSequences: ran.samples)
 
-    let cuts = try plan.fixedCuts ?? allocate(model: model, sequences: Array(sequences.prefix(ran.samples)),
+    let cuts = try plan.fixedCuts ?? plan.keptShapeCuts(config: config) ?? allocate(model: model, sequences: Array(sequences.prefix(ran.samples)),
                                                layers: layerRange, progress: progress)
     clock.mark("allocation")
 
@@ -103,7 +103,7 @@ public struct PruningPipeline: Sendable {
     let prunable = { (m: Model) in layerRange.reduce(0) { $0 + ParameterCount.layer(m.weights.layers[$1]).total } }
     let (before, after) = (prunable(model), prunable(pruned))
     return PruningResult(model: pruned, report: PruningReport(
-      source: "", plan: ran, requestedSparsity: plan.sparsity,
+      source: "", plan: ran, requestedSparsity: plan.keep == nil ? plan.sparsity : nil,
       achievedSparsity: before == 0 ? 0 : Double(before - after) / Double(before),
       parametersBefore: model.weights.parameterCount, parametersAfter: pruned.weights.parameterCount,
       prunableParametersBefore: before, prunableParametersAfter: after, phases: clock.phases, layers: reports))
@@ -188,7 +188,7 @@ public struct PruningPipeline: Sendable {
       let tieBreak = plan.criterion.needsData ? scores : Criterion.exactMoment.scores(module, statistics: statistics, rng: &rng)
       redundant = HeadSimilarity.redundantHeads(distances: distances, tau: tau, scores: tieBreak)
       order = redundant + order.filter { !redundant.contains($0) }
-      if plan.fixedCuts == nil && plan.sparsity == 0 { unitCut = redundant.count }
+      if plan.fixedCuts == nil && plan.keep == nil && plan.sparsity == 0 { unitCut = redundant.count }
     }
     let removed = order.prefix(min(unitCut, module.unitCount - 1)).sorted()
     let kept = (0..<module.unitCount).filter { !removed.contains($0) }

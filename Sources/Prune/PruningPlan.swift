@@ -41,7 +41,8 @@ public struct PruningPlan: Sendable, Equatable {
   /// overfit 16 × 128 tokens (docs/RESULTS.md).
   public static let defaultRecoverySamples = 128
 
-  /// Fraction of the attention + MLP linear parameters of the pruned layers to remove.
+  /// Fraction of the attention + MLP linear parameters of the pruned layers to remove
+  /// (0 and unused with `keep`).
   public var sparsity: Double
   public var criterion: Criterion
   /// Head-similarity threshold τ (paper Eq. 1); `nil` = not used.
@@ -50,6 +51,8 @@ public struct PruningPlan: Sendable, Equatable {
   /// Units to remove per layer, overriding `allocation` (ablations, exact shapes); layers
   /// in range but absent are left as they are.
   public var fixedCuts: [Int: LayerCut]?
+  /// Exact shape of every pruned layer (`--keep`), instead of `sparsity` and `allocation`.
+  public var keep: KeepShape?
   /// Layers to prune (half-open); `nil` = all.
   public var layers: Range<Int>?
   public var calibration: CalibrationSource
@@ -73,7 +76,8 @@ public struct PruningPlan: Sendable, Equatable {
   /// A plan; `nil` arguments take the defaults above (`recoverySamples`:
   /// `defaultRecoverySamples` when fitting, else `samples`; never below `samples`).
   public init(sparsity: Double, criterion: Criterion = .exactMoment, headSimilarityTau: Double? = nil,
-              allocation: AllocationStrategy = .uniform, fixedCuts: [Int: LayerCut]? = nil, layers: Range<Int>? = nil,
+              allocation: AllocationStrategy = .uniform, fixedCuts: [Int: LayerCut]? = nil, keep: KeepShape? = nil,
+              layers: Range<Int>? = nil,
               calibration: CalibrationSource, samples: Int? = nil, sequenceLength: Int? = nil,
               recoverySamples: Int? = nil, recovery: Bool = false, remedy: Bool = false,
               target: ReconstructionTarget = .residual, damp: Double? = nil, dampingPrior: DampingPrior = .original,
@@ -83,6 +87,7 @@ public struct PruningPlan: Sendable, Equatable {
     self.headSimilarityTau = headSimilarityTau
     self.allocation = allocation
     self.fixedCuts = fixedCuts
+    self.keep = keep
     self.layers = layers
     self.calibration = calibration
     self.samples = samples ?? Self.defaultSamples
@@ -114,5 +119,26 @@ public struct PruningPlan: Sendable, Equatable {
       throw .invalidPlan("layers \(range.lowerBound)..<\(range.upperBound) outside the model's \(layerCount) layers")
     }
     guard (0..<1).contains(sparsity) else { throw .invalidPlan("sparsity \(sparsity) outside [0, 1)") }
+    if let keep {
+      guard keep.heads != nil || keep.channels != nil else { throw .invalidPlan("keep names neither heads nor channels") }
+      guard sparsity == 0, fixedCuts == nil, allocation == .uniform, roundTo == 1 else {
+        throw .invalidPlan("keep fixes every pruned layer's shape: it excludes sparsity, fixed cuts, global/energy allocation and round-to")
+      }
+    }
+  }
+
+  /// Checks the plan against `config`, including `keep` against every pruned layer's shape.
+  ///
+  /// - Throws: `PruningError.invalidPlan` naming the offending setting.
+  public func validate(config: ModelConfig) throws(PruningError) {
+    try validate(layerCount: config.layerCount)
+    _ = try keptShapeCuts(config: config)
+  }
+
+  /// The cuts `keep` asks for in the pruned layers of `config`; `nil` without `keep`.
+  func keptShapeCuts(config: ModelConfig) throws(PruningError) -> [Int: LayerCut]? {
+    guard let keep else { return nil }
+    let range = layers ?? 0..<config.layerCount
+    return try keep.cuts(for: Dictionary(uniqueKeysWithValues: range.map { ($0, config.layers[$0]) }))
   }
 }

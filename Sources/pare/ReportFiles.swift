@@ -30,7 +30,7 @@ extension PruningReport {
       | allocation | \(plan.allocation.rawValue) |
       | recovery / remedy | \(plan.recovery ? "yes" : "no") / \(plan.remedy ? "yes" : "no") (target \(plan.target.rawValue), damp \(plan.damp) toward \(plan.dampingPrior.rawValue)) |
       | calibration | \(Self.calibrationDescription(plan.calibration)) — \(plan.samples) × \(plan.sequenceLength) tokens for scores, \(plan.recoverySamples) × \(plan.sequenceLength) for least squares |
-      | requested sparsity | \(Self.percent(requestedSparsity)) |
+      | requested | \(Self.requestDescription(plan: plan, sparsity: requestedSparsity)) |
       | achieved sparsity | \(Self.percent(achievedSparsity)) of the attention + MLP parameters of the pruned layers |
       | parameters | \(parametersBefore) → \(parametersAfter) (\(Self.percent(1 - Double(parametersAfter) / Double(max(parametersBefore, 1)))) fewer) |
 
@@ -74,6 +74,17 @@ extension PruningReport {
   }
 
   static func percent(_ x: Double) -> String { String(format: "%.2f%%", 100 * x) }
+
+  /// What the run was asked for: a sparsity, or an exact shape per pruned layer (`--keep`).
+  static func requestDescription(plan: PruningPlan, sparsity: Double?) -> String {
+    if let keep = plan.keep { return "shape \(keepDescription(keep)) in every pruned layer" }
+    return "sparsity \(percent(sparsity ?? plan.sparsity))"
+  }
+
+  /// `heads=H,channels=C` as the user wrote it (`all` for a module left whole).
+  static func keepDescription(_ keep: KeepShape) -> String {
+    "heads=\(keep.heads.map(String.init) ?? "all"),channels=\(keep.channels.map(String.init) ?? "all")"
+  }
 
   /// Bar chart: kept query heads and MLP channels per layer, as fractions of the original.
   static func widthChart(config c: ModelConfig) -> String {

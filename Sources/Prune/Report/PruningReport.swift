@@ -32,7 +32,8 @@ public struct PruningReport: Codable, Sendable, Equatable {
   public var source: String
   /// The plan that ran (`samples`, `recoverySamples`, `sequenceLength` as the calibration had them).
   public var plan: PruningPlan
-  public var requestedSparsity: Double
+  /// `nil` when the plan asked for an exact shape (`plan.keep`) instead.
+  public var requestedSparsity: Double?
   public var achievedSparsity: Double
   public var parametersBefore: Int
   public var parametersAfter: Int
@@ -134,6 +135,7 @@ extension CalibrationSource: Codable {
 extension PruningPlan: Codable {
   private enum CodingKeys: String, CodingKey {
     case sparsity, criterion, allocation, layers, calibration, samples, recovery, remedy, target, damp, seed
+    case keep
     case headSimilarityTau = "head_similarity_tau", fixedCuts = "fixed_cuts", sequenceLength = "sequence_length"
     case recoverySamples = "recovery_samples", dampingPrior = "damp_prior", roundTo = "round_to"
   }
@@ -146,6 +148,7 @@ extension PruningPlan: Codable {
     try c.encodeIfPresent(headSimilarityTau, forKey: .headSimilarityTau)
     try c.encode(allocation, forKey: .allocation)
     try c.encodeIfPresent(fixedCuts.map { Dictionary(uniqueKeysWithValues: $0.map { (String($0), $1) }) }, forKey: .fixedCuts)
+    try c.encodeIfPresent(keep, forKey: .keep)
     try c.encodeIfPresent(layers.map { "\($0.lowerBound)..<\($0.upperBound)" }, forKey: .layers)
     try c.encode(calibration, forKey: .calibration)
     try c.encode(samples, forKey: .samples)
@@ -170,6 +173,7 @@ extension PruningPlan: Codable {
     headSimilarityTau = try c.decodeIfPresent(Double.self, forKey: .headSimilarityTau)
     fixedCuts = try c.decodeIfPresent([String: LayerCut].self, forKey: .fixedCuts)
       .map { Dictionary(uniqueKeysWithValues: $0.compactMap { key, cut in Int(key).map { ($0, cut) } }) }
+    keep = try c.decodeIfPresent(KeepShape.self, forKey: .keep)
     layers = try c.decodeIfPresent(String.self, forKey: .layers).map { text in
       let bounds = text.components(separatedBy: "..<").compactMap { Int($0) }
       guard bounds.count == 2, bounds[0] <= bounds[1] else {
