@@ -24,7 +24,7 @@ public struct KeepShape: Sendable, Equatable, Codable {
   ///   attention or MLP module cannot be removed, and units cannot be added.
   public func cuts(for shapes: [Int: LayerShape]) throws(PruningError) -> [Int: LayerCut] {
     var cuts: [Int: LayerCut] = [:]
-    for (layer, shape) in shapes {
+    for (layer, shape) in shapes.sorted(by: { $0.key < $1.key }) {
       if let heads, !(1...shape.queryHeadCount).contains(heads) {
         throw .invalidPlan("keep heads=\(heads) outside 1...\(shape.queryHeadCount), layer \(layer)'s query heads")
       }

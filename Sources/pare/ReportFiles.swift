@@ -27,7 +27,7 @@ extension PruningReport {
       | | |
       |---|---|
       | criterion | \(plan.criterion.rawValue)\(plan.headSimilarityTau.map { " + head similarity τ = \($0)" } ?? "") |
-      | allocation | \(plan.allocation.rawValue) |
+      | allocation | \(plan.keep == nil ? plan.allocation.rawValue : "none (exact shape)") |
       | recovery / remedy | \(plan.recovery ? "yes" : "no") / \(plan.remedy ? "yes" : "no") (target \(plan.target.rawValue), damp \(plan.damp) toward \(plan.dampingPrior.rawValue)) |
       | calibration | \(Self.calibrationDescription(plan.calibration)) — \(plan.samples) × \(plan.sequenceLength) tokens for scores, \(plan.recoverySamples) × \(plan.sequenceLength) for least squares |
       | requested | \(Self.requestDescription(plan: plan, sparsity: requestedSparsity)) |
