@@ -32,25 +32,27 @@ let package = Package(
     .executable(name: "pare", targets: ["pare"]),
     .executable(name: "pare-bench", targets: ["Benchmarks"]),
   ],
+  // Every target lists each module it imports (not only through another's dependencies).
   targets: [
     // MARK: - Libraries (LinearAlgebra <- Transformer <- Prune)
     .target(name: "LinearAlgebra", swiftSettings: numericSettings),
     .target(name: "Transformer", dependencies: ["LinearAlgebra"], swiftSettings: numericSettings),
     .target(name: "Prune", dependencies: ["Transformer", "LinearAlgebra"], swiftSettings: numericSettings),
     // MARK: - Executables
-    .executableTarget(name: "pare", dependencies: ["Prune"], swiftSettings: numericSettings),
-    .executableTarget(name: "Benchmarks", dependencies: ["Prune"], path: "Benchmarks",
+    .executableTarget(name: "pare", dependencies: ["Prune", "Transformer", "LinearAlgebra"], swiftSettings: numericSettings),
+    .executableTarget(name: "Benchmarks", dependencies: ["Prune", "Transformer", "LinearAlgebra"], path: "Benchmarks",
                       swiftSettings: numericSettings),
     // MARK: - Tests
     // Helpers shared by test targets (which cannot import each other): token-id goldens.
     .target(name: "TestSupport", path: "Tests/TestSupport"),
     .testTarget(name: "LinearAlgebraTests", dependencies: ["LinearAlgebra"]),
-    .testTarget(name: "TransformerTests", dependencies: ["Transformer", "TestSupport"],
+    .testTarget(name: "TransformerTests", dependencies: ["Transformer", "LinearAlgebra", "TestSupport"],
                 resources: [.copy("Fixtures")]),
-    .testTarget(name: "PruneTests", dependencies: ["Prune"]),
+    .testTarget(name: "PruneTests", dependencies: ["Prune", "Transformer", "LinearAlgebra"],
+                resources: [.copy("Fixtures")]),
     // Runs the built `pare` binary as a user would: exit codes, error lines, outputs.
     .testTarget(name: "EndToEndTests", dependencies: ["pare"]),
     // Needs the real SmolLM2 model (scripts/fetch-smollm2.sh) and runs in release builds only.
-    .testTarget(name: "RealModelTests", dependencies: ["Prune", "TestSupport"]),
+    .testTarget(name: "RealModelTests", dependencies: ["Prune", "Transformer", "LinearAlgebra", "TestSupport"]),
   ]
 )

@@ -65,7 +65,7 @@ enum HeadSimilarityBenchmark {
       }
       return out
     }
-    let calibration = CalibrationSource.file(path: PruneBenchmark.calibration, format: "wikitext")
+    let calibration = CalibrationSource.file(path: PruneBenchmark.calibration, format: .wikitext)
     let dense = try evaluate(model)
     log("dense: \(dense)")
     var rows: [Row] = []
@@ -76,7 +76,7 @@ enum HeadSimilarityBenchmark {
       let cuts = Dictionary(uniqueKeysWithValues: perLayer.enumerated().map { ($0.offset, LayerCut(heads: $0.element, channels: 0)) })
       var ppl = ["head-similarity": try evaluate(similar.model)]
       for criterion in [Criterion.random, .l2] {
-        let control = try PruningPipeline(plan: PruningPlan(sparsity: 0, criterion: criterion, calibration: calibration), fixedCuts: cuts)
+        let control = try PruningPipeline(plan: PruningPlan(sparsity: 0, criterion: criterion, fixedCuts: cuts, calibration: calibration))
           .run(model: model, sequences: sequences)
         guard control.layers.map(\.removedHeads.count) == perLayer else {
           throw Failure(description: "\(criterion.rawValue) did not remove the same heads per layer")

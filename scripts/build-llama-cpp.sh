@@ -5,7 +5,9 @@
 # lives outside the repo, in $PARE_CACHE (default ~/.cache/pare):
 #   $PARE_CACHE/llama.cpp/bin/        the tools (prints this path on stdout when done)
 #   $PARE_CACHE/llama.cpp/VERSION     the llama_cpp_python version they were built from
-# Does nothing when that version is already built. Takes ~10 minutes on 2 cores.
+# Usage: scripts/build-llama-cpp.sh [TOOL ...]   (default: all five; scripts/test asks only
+# for llama-simple, the one its checks run). Does nothing when the tools asked for are already
+# built from this version. All five take ~10 minutes on 2 cores (16 on a busy machine).
 # Checks that need llama.cpp find it at that path or through $LLAMA_CPP_BIN.
 set -euo pipefail
 
@@ -13,6 +15,7 @@ version=0.3.36
 cache=${PARE_CACHE:-$HOME/.cache/pare}
 dest=$cache/llama.cpp
 tools=(llama-completion llama-simple llama-perplexity llama-bench llama-quantize)
+if [ $# -gt 0 ]; then tools=("$@"); fi
 
 built() {
   [ "$(cat "$dest/VERSION" 2>/dev/null)" = "$version" ] || return 1
@@ -50,9 +53,12 @@ PATH="$venv/bin:$PATH" cmake --build "$work/build" -j "$jobs" --target "${tools[
   >"$work/build.log" 2>&1 \
   || { tail -30 "$work/build.log" >&2; echo "error: llama.cpp build failed" >&2; exit 1; }
 
-rm -rf "$dest.partial" && mkdir -p "$dest.partial/bin"
-for t in "${tools[@]}"; do cp "$work/build/bin/$t" "$dest.partial/bin/"; done
-echo "$version" >"$dest.partial/VERSION"
-rm -rf "$dest" && mv "$dest.partial" "$dest"
+# Tools built earlier from the same version stay; another version's are replaced.
+if [ "$(cat "$dest/VERSION" 2>/dev/null)" != "$version" ]; then rm -rf "$dest"; fi
+mkdir -p "$dest/bin"
+for t in "${tools[@]}"; do
+  cp "$work/build/bin/$t" "$dest/bin/.$t.partial" && mv "$dest/bin/.$t.partial" "$dest/bin/$t"
+done
+echo "$version" >"$dest/VERSION.partial" && mv "$dest/VERSION.partial" "$dest/VERSION"
 echo "llama.cpp ready: $dest/bin" >&2
 echo "$dest/bin"

@@ -15,6 +15,26 @@ public enum CalibrationError: Error, Equatable, Sendable, CustomStringConvertibl
 }
 
 public enum Calibration {
+  /// The calibration sequences `plan` asks for: `plan.recoverySamples` sequences of
+  /// `plan.sequenceLength` tokens (the first `plan.samples` are the scoring ones), drawn with
+  /// `plan.seed` from its `calibration` source; none for `.none`.
+  ///
+  /// - Throws: the text file's load error, `CalibrationError.tooFewTokens`, or a forward error
+  ///   while self-generating.
+  public static func sequences(for plan: PruningPlan, model: Model, tokenizer: Tokenizer,
+                               progress: (Int) -> Void = { _ in }) throws -> [[Int]] {
+    switch plan.calibration {
+    case let .file(path, format):
+      let tokens = tokenizer.encode(try EvaluationText.load(path: path, format: format))
+      return try windows(of: tokens, count: plan.recoverySamples, length: plan.sequenceLength, seed: plan.seed)
+    case .selfGenerated:
+      return try selfGenerated(model: model, count: plan.recoverySamples, length: plan.sequenceLength, seed: plan.seed,
+                               progress: progress)
+    case .none:
+      return []
+    }
+  }
+
   /// `count` windows of `length` consecutive tokens at random starts in `tokens` (starts
   /// drawn uniformly with replacement from a seeded SplitMix64, so the same seed gives the
   /// same windows on every machine).

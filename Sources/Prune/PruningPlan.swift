@@ -1,10 +1,14 @@
-// The typed configuration of one pruning run. The CLI builds it; the library never parses
-// strings.
+// The typed configuration of one pruning run: the single source of truth. The CLI only
+// parses into it; the library draws its calibration from it (`Calibration.sequences(for:)`),
+// runs it (`PruningPipeline`), and writes the report from the plan that ran. The library
+// never parses strings.
+
+import Transformer
 
 /// Where calibration text comes from.
 public enum CalibrationSource: Sendable, Equatable {
   /// Random windows of a text file, tokenized; `format` as in `pare eval`.
-  case file(path: String, format: String)
+  case file(path: String, format: EvaluationText.Format)
   /// The model samples its own text (the paper's data-free "Self-Gen" mode).
   case selfGenerated
   /// No data at all: scores fall back to Σ_X = I; no recovery possible.
@@ -29,12 +33,26 @@ public enum DampingPrior: String, CaseIterable, Sendable, Codable {
 
 /// Everything `pare prune` decides before touching the model.
 public struct PruningPlan: Sendable, Equatable {
-  /// Fraction of the attention + MLP linear parameters of the pruned layers to remove.
+  /// Scoring sequences when none are given (the paper's 16).
+  public static let defaultSamples = 16
+  /// Calibration sequence length when none is given (the paper's 128).
+  public static let defaultSequenceLength = 128
+  /// Least-squares sequences when fitting and none are given: fits over 1536-wide inputs
+  /// overfit 16 × 128 tokens (docs/RESULTS.md).
+  public static let defaultRecoverySamples = 128
+
+  /// Fraction of the attention + MLP linear parameters of the pruned layers to remove
+  /// (0 and unused with `keep`).
   public var sparsity: Double
   public var criterion: Criterion
   /// Head-similarity threshold τ (paper Eq. 1); `nil` = not used.
   public var headSimilarityTau: Double?
   public var allocation: AllocationStrategy
+  /// Units to remove per layer, overriding `allocation` (ablations, exact shapes); layers
+  /// in range but absent are left as they are.
+  public var fixedCuts: [Int: LayerCut]?
+  /// Exact shape of every pruned layer (`--keep`), instead of `sparsity` and `allocation`.
+  public var keep: KeepShape?
   /// Layers to prune (half-open); `nil` = all.
   public var layers: Range<Int>?
   public var calibration: CalibrationSource
@@ -55,20 +73,27 @@ public struct PruningPlan: Sendable, Equatable {
   public var roundTo: Int
   public var seed: UInt64
 
+  /// A plan; `nil` arguments take the defaults above (`recoverySamples`:
+  /// `defaultRecoverySamples` when fitting, else `samples`; never below `samples`).
   public init(sparsity: Double, criterion: Criterion = .exactMoment, headSimilarityTau: Double? = nil,
-              allocation: AllocationStrategy = .uniform, layers: Range<Int>? = nil,
-              calibration: CalibrationSource, samples: Int = 16, sequenceLength: Int = 128,
+              allocation: AllocationStrategy = .uniform, fixedCuts: [Int: LayerCut]? = nil, keep: KeepShape? = nil,
+              layers: Range<Int>? = nil,
+              calibration: CalibrationSource, samples: Int? = nil, sequenceLength: Int? = nil,
               recoverySamples: Int? = nil, recovery: Bool = false, remedy: Bool = false,
-              target: ReconstructionTarget = .residual, damp: Double? = nil, dampingPrior: DampingPrior = .original, roundTo: Int = 1, seed: UInt64 = 0) {
+              target: ReconstructionTarget = .residual, damp: Double? = nil, dampingPrior: DampingPrior = .original,
+              roundTo: Int = 1, seed: UInt64 = 0) {
     self.sparsity = sparsity
     self.criterion = criterion
     self.headSimilarityTau = headSimilarityTau
     self.allocation = allocation
+    self.fixedCuts = fixedCuts
+    self.keep = keep
     self.layers = layers
     self.calibration = calibration
-    self.samples = samples
-    self.sequenceLength = sequenceLength
-    self.recoverySamples = max(recoverySamples ?? samples, samples)
+    self.samples = samples ?? Self.defaultSamples
+    self.sequenceLength = sequenceLength ?? Self.defaultSequenceLength
+    let fitting = recovery || remedy
+    self.recoverySamples = max(recoverySamples ?? (fitting ? Self.defaultRecoverySamples : 0), self.samples)
     self.recovery = recovery
     self.remedy = remedy
     self.target = target
@@ -80,4 +105,40 @@ public struct PruningPlan: Sendable, Equatable {
 
   /// Whether the run needs the least-squares statistics.
   public var fitsWeights: Bool { recovery || remedy }
+
+  /// Whether the plan needs calibration activations (its criterion, fits or head similarity).
+  public var needsData: Bool { criterion.needsData || fitsWeights || headSimilarityTau != nil }
+
+  /// Checks the plan against a model of `layerCount` layers, before any work. (Whether data
+  /// is present is checked when the pipeline runs: `needsData`.)
+  ///
+  /// - Throws: `PruningError.invalidPlan` naming the offending setting.
+  public func validate(layerCount: Int) throws(PruningError) {
+    let range = layers ?? 0..<layerCount
+    guard range.lowerBound >= 0, range.upperBound <= layerCount, !range.isEmpty else {
+      throw .invalidPlan("layers \(range.lowerBound)..<\(range.upperBound) outside the model's \(layerCount) layers")
+    }
+    guard (0..<1).contains(sparsity) else { throw .invalidPlan("sparsity \(sparsity) outside [0, 1)") }
+    if let keep {
+      guard keep.heads != nil || keep.channels != nil else { throw .invalidPlan("keep names neither heads nor channels") }
+      guard sparsity == 0, fixedCuts == nil, allocation == .uniform, roundTo == 1 else {
+        throw .invalidPlan("keep fixes every pruned layer's shape: it excludes sparsity, fixed cuts, global/energy allocation and round-to")
+      }
+    }
+  }
+
+  /// Checks the plan against `config`, including `keep` against every pruned layer's shape.
+  ///
+  /// - Throws: `PruningError.invalidPlan` naming the offending setting.
+  public func validate(config: ModelConfig) throws(PruningError) {
+    try validate(layerCount: config.layerCount)
+    _ = try keptShapeCuts(config: config)
+  }
+
+  /// The cuts `keep` asks for in the pruned layers of `config`; `nil` without `keep`.
+  func keptShapeCuts(config: ModelConfig) throws(PruningError) -> [Int: LayerCut]? {
+    guard let keep else { return nil }
+    let range = layers ?? 0..<config.layerCount
+    return try keep.cuts(for: Dictionary(uniqueKeysWithValues: range.map { ($0, config.layers[$0]) }))
+  }
 }

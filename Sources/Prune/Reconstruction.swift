@@ -35,20 +35,14 @@ public struct LeastSquares: Sendable {
   public mutating func accumulate(x: Matrix, y: Matrix) {
     precondition(x.columns == inputWidth && y.columns == outputWidth && x.rows == y.rows,
                  "LeastSquares: X \(x.shape), Y \(y.shape), expected (T, \(inputWidth)) and (T, \(outputWidth))")
-    let xt = intercept ? Self.appendingOnes(x) : x
+    let xt = intercept ? x.appendingOnesColumn() : x
     accumulateGram(xt, into: &gram)
     accumulateCross(xt, y, into: &cross)
     rowCount += x.rows
   }
 
-  /// The ridge solution on all inputs, as a linear layer (outputWidth × inputWidth, bias
-  /// when fitting an intercept).
-  public func solve(damp: Double) throws(LinearAlgebraError) -> Linear {
-    try solve(keeping: Array(0..<inputWidth), damp: damp)
-  }
-
-  /// The ridge solution using only the input columns `kept` (ascending): the weight has
-  /// `kept.count` columns, in that order.
+  /// The ridge solution, as a linear layer (outputWidth × |kept|, bias when fitting an
+  /// intercept), using only the input columns `kept` (ascending; all when nil), in that order.
   ///
   /// With a `prior` (a layer of the same shape as the result), the penalty pulls toward it
   /// instead of toward zero:
@@ -58,8 +52,8 @@ public struct LeastSquares: Sendable {
   /// ```
   /// so heavy damping falls back to the prior (e.g. the unrepaired weights) rather than to
   /// zero. A prior without a bias counts as bias 0.
-  public func solve(keeping kept: [Int], damp: Double, prior: Linear? = nil) throws(LinearAlgebraError) -> Linear {
-    let index = kept + (intercept ? [inputWidth] : [])
+  public func solve(keeping kept: [Int]? = nil, damp: Double, prior: Linear? = nil) throws(LinearAlgebraError) -> Linear {
+    let kept = kept ?? Array(0..<inputWidth), index = kept + (intercept ? [inputWidth] : [])
     let g = gram.selectingRows(index).selectingColumns(index)
     var c = cross.selectingRows(index)
     let factor = try CholeskyFactorization(g, damping: .relativeToMeanDiagonal(damp))
@@ -73,15 +67,5 @@ public struct LeastSquares: Sendable {
     let weight = theta.selectingRows(Array(0..<kept.count)).transposed()
     let bias = intercept ? theta.row(kept.count) : nil
     return Linear(weight: weight, bias: bias)
-  }
-
-  static func appendingOnes(_ x: Matrix) -> Matrix {
-    var out = [Float]()
-    out.reserveCapacity(x.rows * (x.columns + 1))
-    for r in 0..<x.rows {
-      out.append(contentsOf: x.storage[(r * x.columns)..<((r + 1) * x.columns)])
-      out.append(1)
-    }
-    return Matrix(rows: x.rows, columns: x.columns + 1, storage: out)
   }
 }

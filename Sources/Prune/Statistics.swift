@@ -51,19 +51,17 @@ public struct ColumnMoments: Sendable, Equatable {
   public var columnNorms: [Double] { sumSquares.map { $0.squareRoot() } }
 }
 
-/// What the pipeline observes of one depth-2 module on calibration data.
+/// What the pipeline observed of one depth-2 module on the scoring tokens.
 public struct ModuleStatistics: Sendable {
   /// The level-2 input: attention context per head (concatenated) or the MLP's inner
   /// activation h = act(gate)·up (gpt2: act(up)).
   public var inner: ColumnMoments
-  /// MLP only: level-1 outputs before the activation, `up` (with its bias) …
-  public var up: ColumnMoments?
-  /// … and `gate` (llama only).
-  public var gate: ColumnMoments?
+  /// The level-1 outputs (bias included) in the module's level-1 order (MLP: up, then gate
+  /// for llama), when the criterion reads them; otherwise empty.
+  public var levelOne: [ColumnMoments]
 
-  public init(inner: ColumnMoments, up: ColumnMoments? = nil, gate: ColumnMoments? = nil) {
+  public init(inner: ColumnMoments, levelOne: [ColumnMoments] = []) {
     self.inner = inner
-    self.up = up
-    self.gate = gate
+    self.levelOne = levelOne
   }
 }

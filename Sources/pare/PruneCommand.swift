@@ -6,13 +6,17 @@ import Transformer
 
 enum PruneCommand {
   static let help = """
-    usage: pare prune MODEL --out DIR|FILE.gguf --sparsity S [options]
+    usage: pare prune MODEL --out DIR|FILE.gguf (--sparsity S | --keep heads=H,channels=C) [options]
 
     Removes whole attention heads and MLP channels, layer by layer, and writes the smaller
     model (model.safetensors, config.json with a "pare" block, tokenizer.json, report.json,
     report.md, widths.svg) to DIR atomically. MODEL is never modified.
 
       --sparsity S            fraction of the attention + MLP parameters of the pruned layers to remove, in [0, 1)
+      --keep heads=H,channels=C   instead of --sparsity: every pruned layer keeps exactly H query heads and
+                              C MLP channels, chosen by the criterion (a KV head stays while any query head of
+                              its group does); either key alone leaves the other module whole. H ≥ 1, C ≥ 1, at
+                              most the layer's count. Excludes --allocation global|energy and --round-to.
       --criterion NAME        exact-moment (default), second-moment, head-similarity, data-free,
                               random, l1, l2, wanda-sp, flap
       --head-similarity TAU   prune heads whose attention patterns nearly coincide first (D < TAU; paper: 0.16–0.20).
@@ -20,9 +24,9 @@ enum PruneCommand {
                               exactly the redundant heads are removed.
       --calibration PATH --format wikitext|ptb|text   calibration text (random windows)
       --self-generated        calibrate on text the model writes itself (data-free)
-      --samples N             scoring sequences (default 16)
-      --seq-len L             calibration sequence length (default 128)
-      --recovery-samples N    sequences for least squares (default 128 with --recovery/--remedy)
+      --samples N             scoring sequences (default \(PruningPlan.defaultSamples))
+      --seq-len L             calibration sequence length (default \(PruningPlan.defaultSequenceLength))
+      --recovery-samples N    sequences for least squares (default \(PruningPlan.defaultRecoverySamples) with --recovery/--remedy)
       --layers A..<B          layers to prune (default all)
       --allocation uniform|global|energy   (default uniform; energy: relative output damage per parameter, ours)
       --round-to N            kept MLP widths rounded to multiples of N
@@ -50,7 +54,8 @@ enum PruneCommand {
     let selfGenerated = args.flag("--self-generated")
     let overwrite = args.flag("--overwrite")
     guard let out = try args.option("--out") else { throw UsageError("--out DIR is required") }
-    guard let sparsity = try args.double("--sparsity", in: 0...0.999) else { throw UsageError("--sparsity S is required") }
+    let keep = try args.option("--keep").map(parseKeep)
+    let requestedSparsity = try args.double("--sparsity", in: 0...0.999)
     let criterionName = try args.option("--criterion") ?? Criterion.exactMoment.rawValue
     var tau = try args.double("--head-similarity", in: 0...1)
     let criterion: Criterion
@@ -64,12 +69,12 @@ enum PruneCommand {
     }
     let calibrationPath = try args.option("--calibration")
     let format = try args.choice("--format", as: EvaluationText.Format.self)
-    let samples = try args.int("--samples", in: 1...100_000) ?? 16
-    let seqLen = try args.int("--seq-len", in: 2...100_000) ?? 128
+    let samples = try args.int("--samples", in: 1...100_000)
+    let seqLen = try args.int("--seq-len", in: 2...100_000)
     let recoverySamples = try args.int("--recovery-samples", in: 1...100_000)
     let layers = try args.option("--layers").map(parseLayers)
-    let allocation = try args.choice("--allocation", as: AllocationStrategy.self) ?? .uniform
-    let roundTo = try args.int("--round-to", in: 1...65_536) ?? 1
+    let requestedAllocation = try args.choice("--allocation", as: AllocationStrategy.self)
+    let requestedRoundTo = try args.int("--round-to", in: 1...65_536)
     let target = try args.choice("--target", as: ReconstructionTarget.self) ?? .residual
     let damp = try args.double("--damp", in: 0...1e6)
     let dampingPrior = try args.choice("--damp-prior", as: DampingPrior.self) ?? .original
@@ -82,26 +87,35 @@ enum PruneCommand {
     if ggufType != nil && !writesGGUF { throw UsageError("--type goes with --out FILE.gguf") }
 
     // Validate the combination before opening any file.
+    if keep != nil {
+      if requestedSparsity != nil { throw UsageError("--keep and --sparsity exclude each other") }
+      if let a = requestedAllocation, a != .uniform { throw UsageError("--keep and --allocation \(a.rawValue) exclude each other") }
+      if requestedRoundTo != nil { throw UsageError("--keep and --round-to exclude each other") }
+    }
+    guard let sparsity = keep == nil ? requestedSparsity : 0 else { throw UsageError("--sparsity S (or --keep heads=H,channels=C) is required") }
+    let allocation = requestedAllocation ?? .uniform, roundTo = requestedRoundTo ?? 1
     if calibrationPath != nil && selfGenerated { throw UsageError("--calibration and --self-generated exclude each other") }
-    if calibrationPath != nil && format == nil { throw UsageError("--calibration needs --format wikitext|ptb|text") }
     if calibrationPath == nil && format != nil { throw UsageError("--format goes with --calibration") }
-    let hasData = calibrationPath != nil || selfGenerated
-    if !hasData && (criterion.needsData || recovery || remedy || tau != nil) {
+    let calibration: CalibrationSource
+    if let calibrationPath {
+      guard let format else { throw UsageError("--calibration needs --format wikitext|ptb|text") }
+      calibration = .file(path: calibrationPath, format: format)
+    } else {
+      calibration = selfGenerated ? .selfGenerated : .none
+    }
+    let plan = PruningPlan(sparsity: sparsity, criterion: criterion, headSimilarityTau: tau, allocation: allocation,
+                           keep: keep, layers: layers, calibration: calibration, samples: samples, sequenceLength: seqLen,
+                           recoverySamples: recoverySamples, recovery: recovery, remedy: remedy, target: target, damp: damp,
+                           dampingPrior: dampingPrior, roundTo: roundTo, seed: UInt64(seed))
+    if calibration == .none && plan.needsData {
       throw UsageError("criterion \(criterion.rawValue)\(recovery || remedy ? " with recovery/remedy" : "")\(tau != nil ? " with head similarity" : "") needs --calibration PATH --format F or --self-generated (or use --criterion data-free)")
     }
-    if let recoverySamples, recoverySamples < samples { throw UsageError("--recovery-samples must be at least --samples") }
-    let calibration: CalibrationSource = calibrationPath.map { .file(path: $0, format: format!.rawValue) }
-      ?? (selfGenerated ? .selfGenerated : .none)
-    let plan = PruningPlan(sparsity: sparsity, criterion: criterion, headSimilarityTau: tau, allocation: allocation,
-                           layers: layers, calibration: calibration, samples: samples, sequenceLength: seqLen,
-                           recoverySamples: recoverySamples ?? (recovery || remedy ? max(samples, 128) : samples),
-                           recovery: recovery, remedy: remedy, target: target, damp: damp, dampingPrior: dampingPrior, roundTo: roundTo,
-                           seed: UInt64(seed))
+    if let recoverySamples, recoverySamples < plan.samples { throw UsageError("--recovery-samples must be at least --samples") }
 
-    var phases: [(name: String, seconds: Double)] = []
+    var phases: [PruningReport.Phase] = []
     var mark = Date()
     func phase(_ name: String) {
-      phases.append((name, Date().timeIntervalSince(mark)))
+      phases.append(PruningReport.Phase(name: name, seconds: Date().timeIntervalSince(mark)))
       mark = Date()
     }
     if writesGGUF {  // refuse a bad target before minutes of pruning
@@ -110,24 +124,17 @@ enum PruneCommand {
     progress.report("loading \(modelPath)", final: true)
     let loaded = try ModelLoader.load(path: modelPath)
     let tokenizer = try Tokenizer.load(modelPath: modelPath)
-    if let layers, layers.upperBound > loaded.model.config.layerCount {
-      throw RuntimeError("--layers \(layers.lowerBound)..<\(layers.upperBound) is outside the model's \(loaded.model.config.layerCount) layers")
+    try plan.validate(layerCount: loaded.model.config.layerCount)
+    do {
+      try plan.validate(config: loaded.model.config)
+    } catch {
+      // Only `keep` is left to fail: a count beyond a pruned layer's width is a usage error.
+      throw UsageError("--keep: \(error.description.replacingOccurrences(of: "invalid pruning plan: keep ", with: ""))")
     }
     phase("load")
 
-    var sequences: [[Int]] = []
-    switch calibration {
-    case let .file(path, _):
-      let text = try EvaluationText.load(path: path, format: format!)
-      let tokens = tokenizer.encode(text)
-      sequences = try Calibration.windows(of: tokens, count: plan.recoverySamples, length: seqLen, seed: plan.seed)
-    case .selfGenerated:
-      sequences = try Calibration.selfGenerated(model: loaded.model, count: plan.recoverySamples, length: seqLen,
-                                                seed: plan.seed) { done in
-        progress.report("self-generating calibration text: \(done)/\(plan.recoverySamples) sequences", final: done == plan.recoverySamples)
-      }
-    case .none:
-      break
+    let sequences = try Calibration.sequences(for: plan, model: loaded.model, tokenizer: tokenizer) { done in
+      progress.report("self-generating calibration text: \(done)/\(plan.recoverySamples) sequences", final: done == plan.recoverySamples)
     }
     phase("calibration")
 
@@ -146,25 +153,42 @@ enum PruneCommand {
       ExportCommand.printReport(report, out: out, type: type, source: loaded, json: json)
       return
     }
-    let files = PruningReport.files(result: result, plan: plan, source: modelPath, extraPhases: phases)
+    var report = result.report
+    (report.source, report.phases) = (modelPath, phases + report.phases)
     let writeStart = Date()
     let writer = ModelWriter(dtype: dtype, tokenizerFiles: ["tokenizer.json": try tokenizer.tokenizerJSON()],
-                             extraFiles: files, overwrite: overwrite, inputPath: loaded.path)
+                             extraFiles: try report.files(config: result.model.config), overwrite: overwrite,
+                             inputPath: loaded.path)
     try writer.write(result.model, to: URL(fileURLWithPath: out))
-    phases += result.phases
-    phases.append(("write", Date().timeIntervalSince(writeStart)))
+    report.phases.append(PruningReport.Phase(name: "write", seconds: Date().timeIntervalSince(writeStart)))
 
     if json {
-      var summary = PruningReport.summary(result: result, plan: plan, source: modelPath, phases: phases)
-      summary["out"] = out
-      summary.removeValue(forKey: "layers")
-      summary["layer_shapes"] = result.model.config.layers.map { ["heads": $0.queryHeadCount, "kv_heads": $0.keyValueHeadCount, "channels": $0.intermediateSize] }
-      print(jsonLine(summary))
+      (report.layers, report.out) = (nil, out)
+      report.layerShapes = result.model.config.layers.map(PruningReport.LayerSize.init)
+      print(String(decoding: try report.json(pretty: false), as: UTF8.self))
     } else {
-      print(String(format: "pruned %@: %d → %d parameters; achieved sparsity %.2f%% (requested %.2f%%) of the pruned layers' attention + MLP parameters",
-                   modelPath as NSString, result.parametersBefore, result.parametersAfter, 100 * result.achievedSparsity, 100 * sparsity))
+      let requested = keep.map { "shape \(PruningReport.keepDescription($0))" } ?? String(format: "%.2f%%", 100 * sparsity)
+      print(String(format: "pruned %@: %d → %d parameters; achieved sparsity %.2f%% (requested %@) of the pruned layers' attention + MLP parameters",
+                   modelPath as NSString, result.parametersBefore, result.parametersAfter, 100 * result.achievedSparsity, requested as NSString))
       print("wrote \(out) (model.safetensors, config.json, tokenizer.json, report.md, report.json, widths.svg)")
     }
+  }
+
+  /// Parses `heads=H,channels=C` (either key alone, each at most once, whole numbers ≥ 1).
+  static func parseKeep(_ s: String) throws -> KeepShape {
+    var keep = KeepShape(), seen: Set<String> = []
+    for item in s.split(separator: ",", omittingEmptySubsequences: false) {
+      let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false).map(String.init)
+      guard pair.count == 2, ["heads", "channels"].contains(pair[0]) else {
+        throw UsageError("--keep takes heads=H,channels=C (either alone), got '\(s)'")
+      }
+      guard seen.insert(pair[0]).inserted else { throw UsageError("--keep names \(pair[0]) twice in '\(s)'") }
+      guard let n = Int(pair[1]), n >= 1 else {
+        throw UsageError("--keep \(pair[0]) takes a whole number ≥ 1 (a module cannot be removed whole), got '\(pair[1])'")
+      }
+      if pair[0] == "heads" { keep.heads = n } else { keep.channels = n }
+    }
+    return keep
   }
 
   /// Parses `A..<B` (half-open) into a range of layer indices.

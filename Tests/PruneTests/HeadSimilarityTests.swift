@@ -40,10 +40,10 @@ struct HeadSimilarityTests {
     #expect(HeadSimilarity.jensenShannon(p, q, row: 0, length: 1) == 0)
     // JS([½,½] ‖ [0,1]) = ½·KL(P‖M) + ½·KL(Q‖M) with M = [¼, ¾].
     let expected = 0.5 * (0.5 * log(2.0) + 0.5 * log(0.5 / 0.75)) + 0.5 * log(1 / 0.75)
-    #expect(abs(HeadSimilarity.jensenShannon(p, q, row: 1, length: 2) - expected) < 1e-7)
+    #expect(abs(HeadSimilarity.jensenShannon(p, q, row: 1, length: 2) - expected) < Tolerance.exactInputs)
     // Disjoint distributions reach the maximum, ln 2.
     let a = Matrix([[1, 0]]), b = Matrix([[0, 1]])
-    #expect(abs(HeadSimilarity.jensenShannon(a, b, row: 0, length: 2) - log(2.0)) < 1e-12)
+    #expect(abs(HeadSimilarity.jensenShannon(a, b, row: 0, length: 2) - log(2.0)) < Tolerance.exactInputs)
   }
 
   @Test("pairs at or above tau mark nothing; each head is marked at most once")

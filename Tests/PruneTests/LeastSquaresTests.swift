@@ -27,8 +27,8 @@ struct LeastSquaresTests {
   func exactRecovery(intercept: Bool) throws {
     let (ls, truth) = Self.problem(intercept: intercept)
     let fit = try ls.solve(damp: 1e-9)
-    #expect(Self.maxAbsDifference(fit.weight.storage, truth.weight.storage) < 1e-3)
-    if intercept { #expect(Self.maxAbsDifference(fit.bias!, truth.bias!) < 1e-3) }
+    #expect(Self.maxAbsDifference(fit.weight.storage, truth.weight.storage) < Tolerance.leastSquares)
+    if intercept { #expect(Self.maxAbsDifference(fit.bias!, truth.bias!) < Tolerance.leastSquares) }
   }
 
   @Test("damping shrinks the solution toward zero")
@@ -50,8 +50,8 @@ struct LeastSquaresTests {
     ls.accumulate(x: x, y: matmulTransposed(x, wKept))
     let fit = try ls.solve(keeping: [0, 2, 5], damp: 1e-9)
     #expect(fit.weight.shape == [3, 3])
-    #expect(Self.maxAbsDifference(fit.weight.storage, w.selectingColumns([0, 2, 5]).storage) < 1e-3)
-    #expect(fit.bias!.allSatisfy { abs($0) < 1e-3 })
+    #expect(Self.maxAbsDifference(fit.weight.storage, w.selectingColumns([0, 2, 5]).storage) < Tolerance.leastSquares)
+    #expect(fit.bias!.allSatisfy { abs($0) < Tolerance.leastSquares })
   }
 
   static func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
@@ -64,9 +64,9 @@ struct LeastSquaresTests {
     var rng = SplitMix64(seed: 77)
     let prior = Linear(weight: .random(rows: 5, columns: 7, using: &rng), bias: (0..<5).map { _ in rng.nextFloat() })
     let heavy = try ls.solve(keeping: Array(0..<7), damp: 1e6, prior: prior)
-    #expect(Self.maxAbsDifference(heavy.weight.storage, prior.weight.storage) < 1e-3)
-    #expect(Self.maxAbsDifference(heavy.bias!, prior.bias!) < 1e-3)
+    #expect(Self.maxAbsDifference(heavy.weight.storage, prior.weight.storage) < Tolerance.leastSquares)
+    #expect(Self.maxAbsDifference(heavy.bias!, prior.bias!) < Tolerance.leastSquares)
     let light = try ls.solve(keeping: Array(0..<7), damp: 1e-9, prior: prior)
-    #expect(Self.maxAbsDifference(light.weight.storage, truth.weight.storage) < 1e-3)
+    #expect(Self.maxAbsDifference(light.weight.storage, truth.weight.storage) < Tolerance.leastSquares)
   }
 }

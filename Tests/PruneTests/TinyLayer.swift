@@ -1,5 +1,6 @@
 import LinearAlgebra
 import Transformer
+@testable import Prune
 
 /// Builders for tiny random layers with known structure.
 enum TinyLayer {
@@ -16,5 +17,23 @@ enum TinyLayer {
       mlpNorm: Norm(weight: [Float](repeating: 1, count: hidden)),
       gate: linear(width, hidden), up: linear(width, hidden), down: linear(hidden, width))
     return (layer, .dense(headCount: heads, keyValueHeadCount: kvHeads, intermediateSize: width))
+  }
+
+  /// `weights` and `shape` as a llama layer with head dimension d.
+  static func layer(_ weights: LayerWeights, _ shape: LayerShape, d: Int = 2) -> TransformerLayer {
+    let config = ModelConfig(architecture: .llama, hiddenSize: weights.query.inputCount, headDimension: d,
+                             vocabularySize: 1, maxPositions: 16, normEpsilon: 1e-5, ropeTheta: 10000, activation: .silu,
+                             tieWordEmbeddings: true, originalHeadCount: shape.queryHeadCount,
+                             originalKeyValueHeadCount: shape.keyValueHeadCount,
+                             originalIntermediateSize: shape.intermediateSize, layers: [shape])
+    return TransformerLayer(config: config, shape: shape, weights: weights)
+  }
+
+  static func attention(_ weights: LayerWeights, _ shape: LayerShape, d: Int = 2) -> AttentionModule {
+    AttentionModule(layer: layer(weights, shape, d: d))
+  }
+
+  static func mlp(_ weights: LayerWeights, _ shape: LayerShape) -> MLPModule {
+    MLPModule(layer: layer(weights, shape))
   }
 }

@@ -92,7 +92,7 @@ struct LlamaCppExportTests {
     try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
     defer { try? FileManager.default.removeItem(at: dir) }
     for sparsity in [0.2, 0.5] {
-      let plan = PruningPlan(sparsity: sparsity, criterion: .exactMoment, calibration: .file(path: "wiki.train.tokens", format: "wikitext"),
+      let plan = PruningPlan(sparsity: sparsity, criterion: .exactMoment, calibration: .file(path: "wiki.train.tokens", format: .wikitext),
                              samples: 16, sequenceLength: 128, recoverySamples: 16, recovery: false, remedy: false, seed: 0)
       let pruned = try PruningPipeline(plan: plan).run(model: loaded.model, sequences: windows).model
       for type in [GGMLType.f32, .q8_0, .q4_0] {

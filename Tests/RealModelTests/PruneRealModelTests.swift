@@ -10,7 +10,7 @@ import Transformer
 struct PruneRealModelTests {
   /// The configuration docs/RESULTS.md reports as best at 20%.
   static let plan = PruningPlan(
-    sparsity: 0.2, criterion: .exactMoment, calibration: .file(path: "wiki.train.tokens", format: "wikitext"),
+    sparsity: 0.2, criterion: .exactMoment, calibration: .file(path: "wiki.train.tokens", format: .wikitext),
     samples: 16, sequenceLength: 128, recoverySamples: 128, recovery: true, remedy: true,
     target: .residual, damp: 0.1, dampingPrior: .original, seed: 0)
   /// Measured first-40-chunk perplexities of that configuration (docs/RESULTS.md), and the
@@ -50,7 +50,7 @@ struct PruneRealModelTests {
                  ForwardRealModelGate.message))
   func roundTo() throws {
     let (loaded, tokenizer, sequences) = try Self.setUp(calibrationSequences: 16)
-    let plan = PruningPlan(sparsity: 0.3, calibration: .file(path: "wiki.train.tokens", format: "wikitext"), roundTo: 128)
+    let plan = PruningPlan(sparsity: 0.3, calibration: .file(path: "wiki.train.tokens", format: .wikitext), roundTo: 128)
     let result = try PruningPipeline(plan: plan).run(model: loaded.model, sequences: sequences)
     // 1536 − round(0.3 · 1536) = 1075 kept channels; the nearest multiple of 128 is 1024.
     #expect(result.model.config.layers.allSatisfy { $0.intermediateSize == 1024 })

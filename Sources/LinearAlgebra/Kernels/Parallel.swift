@@ -82,7 +82,10 @@ func parallelFor<Scratch>(tasks: Int, maxThreads: Int? = nil, makeScratch: @Send
   }
 }
 
-/// Runs `body(task)` for every `task` in `0..<tasks` (see the scratch-taking overload).
-func parallelFor(tasks: Int, _ body: @Sendable (Int) -> Void) {
-  parallelFor(tasks: tasks, makeScratch: { () }) { t, _ in body(t) }
+/// Runs `body(task)` for every `task` in `0..<tasks` on up to `Parallelism.effectiveThreads`
+/// threads (and at most `maxThreads`), inline on the caller when that is 1, pulling tasks
+/// dynamically. `body` must only write to memory no other task writes; then results do not
+/// depend on the thread count.
+public func parallelFor(tasks: Int, maxThreads: Int? = nil, _ body: @Sendable (Int) -> Void) {
+  parallelFor(tasks: tasks, maxThreads: maxThreads, makeScratch: { () }) { t, _ in body(t) }
 }

@@ -148,13 +148,13 @@ final class ResultSlots<T>: @unchecked Sendable {
   var values: [T] { lock.lock(); defer { lock.unlock() }; return items.map { $0! } }
 }
 
-/// Runs `body` for every task on Dispatch's pool (inline when there is one task).
+/// Runs `body` for every task on at most `Parallelism.effectiveThreads` threads (`--threads`),
+/// inline when there is one task or one thread.
 func forEachTask(_ count: Int, _ body: @Sendable (Int) -> Void) {
-  if count == 1 { body(0); return }
-  DispatchQueue.concurrentPerform(iterations: count, execute: body)
+  parallelFor(tasks: count, body)
 }
 
-/// Splits `0..<count` items into a few contiguous pieces run on Dispatch's pool and
+/// Splits `0..<count` items into a few contiguous pieces run through `forEachTask` and
 /// concatenates what `body(range)` returns for each piece, in order. Pieces hold at least
 /// `grain` items, so small inputs run inline. The result does not depend on the thread count.
 func parallelPieces(_ count: Int, grain: Int = 1 << 16, _ body: @Sendable (Range<Int>) -> [Float]) -> [Float] {

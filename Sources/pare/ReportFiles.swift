@@ -1,73 +1,24 @@
-// report.json, report.md and SVG charts for a pruning run.
+// The files `pare prune` writes beside the model, rendered from the library's Codable
+// `PruningReport`: report.json, report.md, widths.svg and head-similarity.svg.
 
 import Foundation
+import Prune
 import Transformer
 
-/// The files a pruning run writes beside the model, by name.
-public enum PruningReport {
-  /// Builds `report.json`, `report.md`, `widths.svg` and (when head similarity ran)
-  /// `head-similarity.svg`.
-  public static func files(result: PruningResult, plan: PruningPlan, source: String,
-                           extraPhases: [(name: String, seconds: Double)]) -> [String: Data] {
-    let phases = extraPhases + result.phases
-    var files: [String: Data] = [:]
-    files["report.json"] = json(result: result, plan: plan, source: source, phases: phases)
-    files["report.md"] = Data(markdown(result: result, plan: plan, source: source, phases: phases).utf8)
-    files["widths.svg"] = Data(widthChart(result: result).utf8)
-    if let graph = headSimilarityGraph(result: result, tau: plan.headSimilarityTau) {
-      files["head-similarity.svg"] = Data(graph.utf8)
-    }
+extension PruningReport {
+  /// The files a pruning run writes beside the model, by name: `report.json`, `report.md`,
+  /// `widths.svg` and (when head similarity ran) `head-similarity.svg`. `config` is the
+  /// pruned model's.
+  func files(config: ModelConfig) throws -> [String: Data] {
+    var files = ["report.json": try json(pretty: true), "report.md": Data(markdown(config: config).utf8),
+                 "widths.svg": Data(Self.widthChart(config: config).utf8)]
+    if let graph = headSimilarityGraph() { files["head-similarity.svg"] = Data(graph.utf8) }
     return files
   }
 
-  static func planDictionary(_ plan: PruningPlan) -> [String: Any] {
-    var d: [String: Any] = [
-      "sparsity": plan.sparsity, "criterion": plan.criterion.rawValue, "allocation": plan.allocation.rawValue,
-      "samples": plan.samples, "sequence_length": plan.sequenceLength, "recovery_samples": plan.recoverySamples,
-      "recovery": plan.recovery, "remedy": plan.remedy, "target": plan.target.rawValue, "damp": plan.damp, "damp_prior": plan.dampingPrior.rawValue,
-      "round_to": plan.roundTo, "seed": plan.seed,
-    ]
-    if let tau = plan.headSimilarityTau { d["head_similarity_tau"] = tau }
-    if let layers = plan.layers { d["layers"] = "\(layers.lowerBound)..<\(layers.upperBound)" }
-    switch plan.calibration {
-    case let .file(path, format): d["calibration"] = ["file": path, "format": format]
-    case .selfGenerated: d["calibration"] = "self-generated"
-    case .none: d["calibration"] = "none"
-    }
-    return d
-  }
-
-  /// The machine-readable summary (also what `pare prune --json` prints).
-  public static func summary(result: PruningResult, plan: PruningPlan, source: String,
-                             phases: [(name: String, seconds: Double)]) -> [String: Any] {
-    let layers: [[String: Any]] = result.layers.map { l in
-      var d: [String: Any] = [
-        "layer": l.layer, "pruned": l.pruned, "kept_heads": l.keptHeads, "removed_heads": l.removedHeads,
-        "kept_kv_heads": l.keptKeyValueHeads, "kept_channels": l.keptChannels, "removed_channels": l.removedChannels,
-      ]
-      if !l.redundantHeads.isEmpty { d["redundant_heads"] = l.redundantHeads }
-      if let e = l.attentionError { d["attention_error"] = e }
-      if let e = l.mlpError { d["mlp_error"] = e }
-      if let kept = result.model.config.layers[l.layer].originalChannels { d["kept_channel_indices"] = kept }
-      return d
-    }
-    return [
-      "source": source, "plan": planDictionary(plan),
-      "requested_sparsity": result.requestedSparsity, "achieved_sparsity": result.achievedSparsity,
-      "parameters_before": result.parametersBefore, "parameters_after": result.parametersAfter,
-      "prunable_parameters_before": result.prunableBefore, "prunable_parameters_after": result.prunableAfter,
-      "phases": phases.map { ["name": $0.name, "seconds": $0.seconds] },
-      "layers": layers,
-    ]
-  }
-
-  static func json(result: PruningResult, plan: PruningPlan, source: String, phases: [(name: String, seconds: Double)]) -> Data {
-    let object = summary(result: result, plan: plan, source: source, phases: phases)
-    return (try? JSONSerialization.data(withJSONObject: object, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])) ?? Data("{}".utf8)
-  }
-
-  static func markdown(result: PruningResult, plan: PruningPlan, source: String, phases: [(name: String, seconds: Double)]) -> String {
-    let c = result.model.config
+  /// report.md: the plan, sparsity, wall time and per-layer sizes and errors.
+  func markdown(config c: ModelConfig) -> String {
+    let layers = self.layers ?? []
     var md = """
       # Pruning report
 
@@ -76,12 +27,12 @@ public enum PruningReport {
       | | |
       |---|---|
       | criterion | \(plan.criterion.rawValue)\(plan.headSimilarityTau.map { " + head similarity τ = \($0)" } ?? "") |
-      | allocation | \(plan.allocation.rawValue) |
+      | allocation | \(plan.keep == nil ? plan.allocation.rawValue : "none (exact shape)") |
       | recovery / remedy | \(plan.recovery ? "yes" : "no") / \(plan.remedy ? "yes" : "no") (target \(plan.target.rawValue), damp \(plan.damp) toward \(plan.dampingPrior.rawValue)) |
-      | calibration | \(calibrationDescription(plan.calibration)) — \(plan.samples) × \(plan.sequenceLength) tokens for scores, \(plan.recoverySamples) × \(plan.sequenceLength) for least squares |
-      | requested sparsity | \(percent(result.requestedSparsity)) |
-      | achieved sparsity | \(percent(result.achievedSparsity)) of the attention + MLP parameters of the pruned layers |
-      | parameters | \(result.parametersBefore) → \(result.parametersAfter) (\(percent(1 - Double(result.parametersAfter) / Double(max(result.parametersBefore, 1)))) fewer) |
+      | calibration | \(Self.calibrationDescription(plan.calibration)) — \(plan.samples) × \(plan.sequenceLength) tokens for scores, \(plan.recoverySamples) × \(plan.sequenceLength) for least squares |
+      | requested | \(Self.requestDescription(plan: plan, sparsity: requestedSparsity)) |
+      | achieved sparsity | \(Self.percent(achievedSparsity)) of the attention + MLP parameters of the pruned layers |
+      | parameters | \(parametersBefore) → \(parametersAfter) (\(Self.percent(1 - Double(parametersAfter) / Double(max(parametersBefore, 1)))) fewer) |
 
       ## Wall time
 
@@ -100,7 +51,7 @@ public enum PruningReport {
       |---|---|---|---|---|---|---|
 
       """
-    for l in result.layers {
+    for l in layers {
       let shape = c.layers[l.layer]
       md += "| \(l.layer) | \(shape.queryHeadCount)/\(c.originalHeadCount) | \(shape.keyValueHeadCount)/\(c.originalKeyValueHeadCount) "
       md += "| \(shape.intermediateSize)/\(c.originalIntermediateSize) | \(l.removedHeads.map(String.init).joined(separator: ", ")) "
@@ -108,7 +59,7 @@ public enum PruningReport {
     }
     md += "\nErrors are ‖Ŷ − Y‖²/‖Y‖² of each module's output against its dense target on the calibration tokens.\n"
     md += "Kept MLP channel indices are in `report.json` and in `config.json`'s `pare` block.\n"
-    if result.layers.contains(where: { $0.headDistances != nil }) {
+    if layers.contains(where: { $0.headDistances != nil }) {
       md += "\n## Head similarity\n\n![head-similarity graph](head-similarity.svg)\n"
     }
     return md
@@ -116,7 +67,7 @@ public enum PruningReport {
 
   static func calibrationDescription(_ c: CalibrationSource) -> String {
     switch c {
-    case let .file(path, format): return "`\(path)` (\(format))"
+    case let .file(path, format): return "`\(path)` (\(format.rawValue))"
     case .selfGenerated: return "self-generated by the model"
     case .none: return "none (data-free)"
     }
@@ -124,9 +75,19 @@ public enum PruningReport {
 
   static func percent(_ x: Double) -> String { String(format: "%.2f%%", 100 * x) }
 
+  /// What the run was asked for: a sparsity, or an exact shape per pruned layer (`--keep`).
+  static func requestDescription(plan: PruningPlan, sparsity: Double?) -> String {
+    if let keep = plan.keep { return "shape \(keepDescription(keep)) in every pruned layer" }
+    return "sparsity \(percent(sparsity ?? plan.sparsity))"
+  }
+
+  /// `heads=H,channels=C` as the user wrote it (`all` for a module left whole).
+  static func keepDescription(_ keep: KeepShape) -> String {
+    "heads=\(keep.heads.map(String.init) ?? "all"),channels=\(keep.channels.map(String.init) ?? "all")"
+  }
+
   /// Bar chart: kept query heads and MLP channels per layer, as fractions of the original.
-  static func widthChart(result: PruningResult) -> String {
-    let c = result.model.config
+  static func widthChart(config c: ModelConfig) -> String {
     let n = c.layerCount, barWidth = 10, gap = 6, height = 160, left = 40, top = 30
     let width = left + n * (2 * barWidth + gap) + 20
     var svg = "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"\(width)\" height=\"\(height + top + 40)\" font-family=\"sans-serif\" font-size=\"10\">\n"
@@ -149,9 +110,10 @@ public enum PruningReport {
 
   /// Paper Fig. 3 style: the heads of the layer with the most redundant heads as nodes on a
   /// circle, an edge where D < τ; marked (pruned-first) heads drawn hollow.
-  static func headSimilarityGraph(result: PruningResult, tau: Double?) -> String? {
-    guard let tau, let layer = result.layers.filter({ $0.headDistances != nil })
-      .max(by: { $0.redundantHeads.count < $1.redundantHeads.count }), let d = layer.headDistances else { return nil }
+  func headSimilarityGraph() -> String? {
+    guard let tau = plan.headSimilarityTau, let layer = (layers ?? []).filter({ $0.headDistances != nil })
+      .max(by: { ($0.redundantHeads ?? []).count < ($1.redundantHeads ?? []).count }), let d = layer.headDistances
+    else { return nil }
     let n = d.count, size = 320.0, r = 120.0, cx = 160.0, cy = 170.0
     let originalHeads = layer.keptHeads.count + layer.removedHeads.count == n
       ? (layer.keptHeads + layer.removedHeads).sorted() : Array(0..<n)
@@ -165,7 +127,7 @@ public enum PruningReport {
       let (x1, y1) = point(i), (x2, y2) = point(j)
       svg += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"><title>D = %.3f</title></line>\n", x1, y1, x2, y2, d[i][j])
     } }
-    let marked = Set(layer.redundantHeads)
+    let marked = Set(layer.redundantHeads ?? [])
     for i in 0..<n {
       let (x, y) = point(i)
       let head = originalHeads[i]
