@@ -48,14 +48,15 @@ enum ZeroShotCommand {
       }
       print(jsonLine(["tasks": object, "average": number(average)]))
     } else {
-      print("task            metric    value   ± stderr   items   seconds  items/s")
+      func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
+      print("task           metric      value  stderr   items  seconds  items/s")
       for r in results {
         let stderr = (r.task.paperMetric == .acc ? r.accStderr : r.accNormStderr) ?? .nan
-        print(String(format: "%-15@ %-8@ %7.4f  %8.4f  %6d  %8.1f  %7.1f", r.task.rawValue as NSString,
-                     r.task.paperMetric.rawValue as NSString, r.paperValue, stderr, r.items, r.seconds,
-                     Double(r.items) / max(r.seconds, 1e-9)))
+        print(pad(r.task.rawValue, 15) + pad(r.task.paperMetric.rawValue, 9)
+              + String(format: "%8.4f %7.4f %7d %8.1f %8.2f", r.paperValue, stderr, r.items, r.seconds,
+                       Double(r.items) / max(r.seconds, 1e-9)))
       }
-      print(String(format: "%-15@ %-8@ %7.4f", "average" as NSString, "" as NSString, average))
+      print(pad("average", 24) + String(format: "%8.4f", average))
     }
   }
 
