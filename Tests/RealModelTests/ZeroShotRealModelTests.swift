@@ -14,6 +14,7 @@ struct ZeroShotRealModelTests {
   /// float32 as Pare does, so only summation order differs; the forward test
   /// (ForwardRealModelTests) holds whole-text perplexity to 0.1%, and per-token log-probs in
   /// float32 through 30 layers differ by ~1e-4 nats. A request sums up to ~60 of them.
+  /// Measured worst case on the 1,100 golden requests: 9.0e-4 nats (PIQA).
   static let absoluteTolerance = 2e-3
   static let relativeTolerance = 2e-4
 
