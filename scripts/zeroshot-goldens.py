@@ -14,6 +14,8 @@ Run:
   nice -n 10 /work/venvs/lmeval/bin/python scripts/zeroshot-goldens.py \
       --model models/SmolLM2-135M-Instruct.Q4_1.gguf --data ../shared/data/zeroshot \
       --limit 50 --out Tests/TransformerTests/Fixtures/zeroshot/harness-goldens.json
+Speed mode (used by `pare-bench zeroshot`): `--speed` evaluates each task on its own and prints
+one JSON object {"tasks": {task: {"seconds", "items", "acc", "acc_norm"}}} on stdout, no goldens.
 """
 
 import argparse
@@ -123,7 +125,8 @@ def main():
     ap.add_argument("--model", required=True)
     ap.add_argument("--data", default="../shared/data/zeroshot")
     ap.add_argument("--limit", type=int, default=50)
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out")
+    ap.add_argument("--speed", action="store_true", help="time each task alone; print JSON, write nothing")
     ap.add_argument("--tasks", default=",".join(TASKS))
     ap.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
@@ -132,8 +135,10 @@ def main():
     harness_tasks = os.path.join(os.path.dirname(lm_eval.__file__), "tasks")
 
     work = tempfile.mkdtemp(prefix="pare-lmeval-")
+    counts = {}
     for task in tasks:
         docs = task_docs(task, os.path.abspath(args.data), args.limit)
+        counts[task] = len(docs)
         data_file = os.path.join(work, f"{task}.jsonl")
         with open(data_file, "w", encoding="utf-8") as f:
             for d in docs:
@@ -155,6 +160,19 @@ def main():
     model_path = os.path.abspath(args.model)
     lm = HFLM(pretrained=os.path.dirname(model_path), gguf_file=os.path.basename(model_path),
               dtype="float32", device="cpu", batch_size=1)
+    if args.speed:
+        timings = {}
+        for task in tasks:
+            start = time.time()
+            res = evaluator.simple_evaluate(model=lm, tasks=[f"pare_{task}"], num_fewshot=0,
+                                            task_manager=TaskManager(include_path=work, include_defaults=True))
+            m = res["results"][f"pare_{task}"]
+            timings[task] = {"seconds": time.time() - start, "items": counts[task],
+                             "acc": m.get("acc,none"), "acc_norm": m.get("acc_norm,none")}
+        print(json.dumps({"tasks": timings}))
+        return
+    if not args.out:
+        ap.error("--out is required (or --speed)")
     start = time.time()
     out = evaluator.simple_evaluate(model=lm, tasks=[f"pare_{t}" for t in tasks], num_fewshot=0,
                                     task_manager=TaskManager(include_path=work, include_defaults=True),
