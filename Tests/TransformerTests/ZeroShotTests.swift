@@ -254,4 +254,16 @@ struct ZeroShotScorerTests {
     try check(model, Self.items(vocabulary: model.config.vocabularySize, seed: 7), batchRows: 512)
     try check(model, Self.items(vocabulary: model.config.vocabularySize, seed: 8), batchRows: 10)
   }
+
+  @Test("pruned llama (uneven heads, KV map and MLP widths per layer): packed trees equal the plain forward")
+  func prunedLlama() throws {
+    let dense = try ModelLoader.load(path: ForwardFixture.path("llama-gqa.gguf")).model
+    let plans = dense.config.layers.enumerated().map { i, shape in
+      PrunedLayerPlan(keptHeads: Array(stride(from: i % 2, to: shape.queryHeadCount, by: 2)),
+                      keptChannels: Array(stride(from: 0, to: shape.intermediateSize, by: i + 2)))
+    }
+    let model = pruned(dense, plans: plans)
+    #expect(model.config.layers.map(\.queryHeadCount) != dense.config.layers.map(\.queryHeadCount))
+    try check(model, Self.items(vocabulary: model.config.vocabularySize, seed: 9), batchRows: 16)
+  }
 }
