@@ -13,6 +13,7 @@ let benchmarks: [String: ([String]) throws -> Void] = [
   "load": LoadBenchmark.run,
   "prune": PruneBenchmark.run,
   "tokenizer": TokenizerBenchmark.run,
+  "zeroshot": ZeroShotBenchmark.run,
 ]
 
 Allocator.keepLargeBlocks()  // as `pare` does, so in-process timings match the tool

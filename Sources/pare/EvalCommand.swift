@@ -1,4 +1,5 @@
-// `pare eval`: perplexity per DESIGN.md §4 (issue 5).
+// `pare eval`: perplexity per DESIGN.md §4 (issue 5), or zero-shot tasks with
+// lm-evaluation-harness 0.4's protocol (issue 15, ZeroShotCommand below).
 
 import Foundation
 import Transformer
@@ -7,16 +8,27 @@ enum EvalCommand {
   static let help = """
     usage: pare eval MODEL --dataset PATH --format wikitext|ptb|text [--seq-len 128]
                      [--max-chunks N] [--batch 8] [--json] [--progress]
+           pare eval MODEL --tasks boolq,piqa,hellaswag,winogrande,arc_easy,arc_challenge,openbookqa
+                     [--limit N] [--data DIR] [--batch-rows 512] [--json] [--progress]
 
     Perplexity: the dataset joined as --format says, tokenized once without BOS, cut into
     non-overlapping chunks of --seq-len tokens (remainder dropped); PPL = exp(mean NLL over
     the L−1 predicted positions of every chunk). --batch chunks run per forward.
     Progress goes to stderr when stderr is a terminal, or with --progress.
     --json prints {"perplexity","tokens","chunks","seconds","tokens_per_second"}.
+
+    Zero-shot (--tasks): lm-evaluation-harness 0.4's prompts and scoring on the files under
+    --data (default ../shared/data/zeroshot, relative to the working directory). --limit N
+    takes the first N items of each task in file order. Prints per task the metric the paper
+    reports (acc: boolq, piqa, winogrande, arc_easy; acc_norm: hellaswag, arc_challenge,
+    openbookqa) and their average. --batch-rows caps the token rows per forward.
+    --json prints {"tasks": {"boolq": {"acc","acc_norm","acc_stderr","items",...}, ...},
+    "average": ...}; acc_norm is null where the harness defines none (boolq, winogrande).
     """
 
   static func run(_ args: inout Arguments) throws {
     if args.wantsHelp { print(help); return }
+    if let tasks = try args.option("--tasks") { return try ZeroShotCommand.run(&args, tasks: tasks) }
     let json = args.flag("--json")
     let progressFlag = args.flag("--progress")
     guard let dataset = try args.option("--dataset") else { throw UsageError("--dataset PATH is required") }

@@ -11,6 +11,7 @@ let usage = """
     inspect   MODEL [--json]                         describe a model file or folder
     tokenize  MODEL (--text S | --file PATH) [--json] token ids (no BOS)
     eval      MODEL --dataset PATH --format wikitext|ptb|text [--seq-len 128] [--max-chunks N] [--json]
+    eval      MODEL --tasks boolq,piqa,... [--limit N] [--data DIR] [--json]   zero-shot (lm-eval-harness protocol)
     generate  MODEL --prompt S [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S]
     prune     MODEL --out DIR|FILE.gguf --sparsity S [options]  structured pruning (see `pare prune --help`)
     export    MODEL --out FILE.gguf [--type T] | --out DIR --format hf   for llama.cpp / transformers

@@ -1,0 +1,65 @@
+// `pare eval MODEL --tasks …`: zero-shot accuracy with lm-evaluation-harness 0.4's protocol
+// (issue 15). Parsing and printing only; the protocol lives in Transformer/Evaluation.
+
+import Foundation
+import Transformer
+
+enum ZeroShotCommand {
+  static func run(_ args: inout Arguments, tasks taskList: String) throws {
+    let json = args.flag("--json")
+    let progressFlag = args.flag("--progress")
+    let limit = try args.int("--limit", in: 1...Int.max)
+    let dataDirectory = try args.option("--data") ?? "../shared/data/zeroshot"
+    let batchRows = try args.int("--batch-rows", in: 1...65536) ?? ZeroShotScorer.defaultBatchRows
+    let modelPath = try args.positional("MODEL")
+    try args.finish()
+    let tasks: [ZeroShotTask]
+    do { tasks = try ZeroShotTask.parseList(taskList) } catch { throw UsageError(error.description) }
+
+    // Read every task first, so bad data fails before the model loads.
+    var taskItems: [[ZeroShotItem]] = []
+    for task in tasks { taskItems.append(try ZeroShotData.load(task, directory: dataDirectory, limit: limit)) }
+    let model = try ModelLoader.load(path: modelPath).model
+    let tokenizer = try Tokenizer.load(modelPath: modelPath)
+
+    var progress = ProgressReporter(flag: progressFlag)
+    var results: [ZeroShotTaskResult] = []
+    for (task, items) in zip(tasks, taskItems) {
+      let start = Date()
+      let result = try ZeroShotEvaluator.evaluate(
+        model: model, tokenizer: tokenizer, task: task, items: items, batchRows: batchRows,
+        progress: progress.enabled ? { done, total in
+          let rate = Double(done) / max(Date().timeIntervalSince(start), 1e-9)
+          progress.report(String(format: "%@: %d/%d items, %.1f items/s, %.0f s left", task.rawValue, done, total,
+                                 rate, Double(total - done) / max(rate, 1e-9)), final: done == total)
+        } : nil)
+      results.append(result)
+    }
+    let average = results.map(\.paperValue).reduce(0, +) / Double(results.count)
+    if json {
+      var object: [String: Any] = [:]
+      for r in results {
+        object[r.task.rawValue] = [
+          "acc": number(r.acc), "acc_stderr": number(r.accStderr),
+          "acc_norm": r.accNorm.map(number) ?? NSNull(), "acc_norm_stderr": r.accNormStderr.map(number) ?? NSNull(),
+          "items": r.items, "metric": r.task.paperMetric.rawValue, "value": number(r.paperValue),
+          "seconds": r.seconds, "items_per_second": Double(r.items) / max(r.seconds, 1e-9),
+        ] as [String: Any]
+      }
+      print(jsonLine(["tasks": object, "average": number(average)]))
+    } else {
+      func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
+      print("task           metric      value  stderr   items  seconds  items/s")
+      for r in results {
+        let stderr = (r.task.paperMetric == .acc ? r.accStderr : r.accNormStderr) ?? .nan
+        print(pad(r.task.rawValue, 15) + pad(r.task.paperMetric.rawValue, 9)
+              + String(format: "%8.4f %7.4f %7d %8.1f %8.2f", r.paperValue, stderr, r.items, r.seconds,
+                       Double(r.items) / max(r.seconds, 1e-9)))
+      }
+      print(pad("average", 24) + String(format: "%8.4f", average))
+    }
+  }
+
+  /// A JSON number, or null for NaN (a one-item task has no standard error).
+  static func number(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
+}
