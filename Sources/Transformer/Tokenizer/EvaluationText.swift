@@ -39,7 +39,7 @@ public enum EvaluationText {
       throw LoadError.tooLarge(path: path, bytes: size)
     }
     let data: Data
-    do { data = try Data(contentsOf: URL(fileURLWithPath: path)) } catch {
+    do { data = try Data(readingFile: URL(fileURLWithPath: path)) } catch {
       let reason = FileManager.default.fileExists(atPath: path) ? "\(error.localizedDescription)" : "no such file"
       throw LoadError.unreadable(path: path, reason: reason)
     }
