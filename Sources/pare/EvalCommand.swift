@@ -30,7 +30,7 @@ enum EvalCommand {
     try args.finish()
 
     let start = Date()
-    let model = try ModelLoader.load(path: modelPath).model
+    let model = try ModelLoader.load(path: modelPath, allowNonFinite: args.allowNonFinite).model
     let tokenizer = try Tokenizer.load(modelPath: modelPath)
     let text = try EvaluationText.load(path: dataset, format: format)
     let tokens = tokenizer.encode(text)

@@ -32,7 +32,7 @@ enum GenerateCommand {
     let modelPath = try args.positional("MODEL")
     try args.finish()
 
-    let model = try ModelLoader.load(path: modelPath).model
+    let model = try ModelLoader.load(path: modelPath, allowNonFinite: args.allowNonFinite).model
     let tokenizer = try Tokenizer.load(modelPath: modelPath)
     let text = chat ? "<|im_start|>user\n\(prompt)<|im_end|>\n<|im_start|>assistant\n" : prompt
     let ids = tokenizer.encode(text, allowSpecialTokens: chat)

@@ -21,7 +21,7 @@ enum InspectCommand {
     let json = args.flag("--json")
     let path = try args.positional("MODEL")
     try args.finish()
-    let loaded = try ModelLoader.load(path: path)
+    let loaded = try ModelLoader.load(path: path, allowNonFinite: args.allowNonFinite)
     let summary = summarize(loaded)
     if json {
       print(jsonLine(summary))

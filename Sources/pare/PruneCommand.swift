@@ -36,6 +36,7 @@ enum PruneCommand {
       --seed S                seed for calibration windows, sampling and the random criterion (default 0)
       --dtype f32|f16|bf16    stored weight type (default f32)
       --overwrite             replace a non-empty DIR (never the input)
+      --allow-non-finite      load (and write) weights holding NaN or Inf instead of refusing them
       --json                  print one JSON summary on stdout
       --progress              progress on stderr even when it is not a terminal
     """
@@ -100,7 +101,7 @@ enum PruneCommand {
       mark = Date()
     }
     progress.report("loading \(modelPath)", final: true)
-    let loaded = try ModelLoader.load(path: modelPath)
+    let loaded = try ModelLoader.load(path: modelPath, allowNonFinite: args.allowNonFinite)
     let tokenizer = try Tokenizer.load(modelPath: modelPath)
     if let layers, layers.upperBound > loaded.model.config.layerCount {
       throw RuntimeError("--layers \(layers.lowerBound)..<\(layers.upperBound) is outside the model's \(loaded.model.config.layerCount) layers")
@@ -131,7 +132,8 @@ enum PruneCommand {
     let files = PruningReport.files(result: result, plan: plan, source: modelPath, extraPhases: phases)
     let writeStart = Date()
     let writer = ModelWriter(dtype: dtype, tokenizerFiles: ["tokenizer.json": try tokenizer.tokenizerJSON()],
-                             extraFiles: files, overwrite: overwrite, inputPath: loaded.path)
+                             extraFiles: files, overwrite: overwrite, inputPath: loaded.path,
+                             allowNonFinite: args.allowNonFinite)
     try writer.write(result.model, to: URL(fileURLWithPath: out))
     phases += result.phases
     phases.append(("write", Date().timeIntervalSince(writeStart)))

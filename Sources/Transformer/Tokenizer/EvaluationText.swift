@@ -23,12 +23,15 @@ public enum EvaluationText {
     case unreadable(path: String, reason: String)
     case tooLarge(path: String, bytes: Int)
     case notUTF8(path: String)
+    /// The file does not look like `format` (see `formatProblem`).
+    case wrongFormat(path: String, format: String, detail: String)
 
     public var description: String {
       switch self {
       case let .unreadable(path, reason): return "cannot read dataset \(path): \(reason)"
       case let .tooLarge(path, bytes): return "dataset \(path) is too large (\(bytes) bytes, limit \(EvaluationText.maxFileBytes))"
       case let .notUTF8(path): return "dataset \(path) is not valid UTF-8 text"
+      case let .wrongFormat(path, format, detail): return "dataset \(path) is not --format \(format) text: \(detail)"
       }
     }
   }
@@ -44,7 +47,50 @@ public enum EvaluationText {
       throw LoadError.unreadable(path: path, reason: reason)
     }
     guard let text = String(validatingUTF8Data: data) else { throw LoadError.notUTF8(path: path) }
+    if let problem = formatProblem(text, format: format) {
+      throw LoadError.wrongFormat(path: path, format: format.rawValue, detail: problem)
+    }
     return join(text, format: format)
+  }
+
+  /// Why `text` cannot be a `format` file, or nil when it can. `text` accepts any UTF-8;
+  /// the two corpus formats are recognised by what every line of theirs looks like:
+  /// - both: no control characters other than tab, line feed, carriage return, form feed;
+  /// - `ptb` (PTB text-only): lower-case, apart from the number token `N`;
+  /// - `wikitext`: every non-blank line starts with a space; and the text is not PTB's
+  ///   (it has ` = Heading = ` lines or upper-case words other than `N`).
+  public static func formatProblem(_ text: String, format: Format) -> String? {
+    guard format != .text else { return nil }
+    var lineNumber = 0, sawHeading = false, sawUpperCaseWord = false
+    for line in lines(text) {
+      lineNumber += 1
+      if let c = line.unicodeScalars.first(where: { $0.value < 0x20 && !"\t\r\u{0C}".unicodeScalars.contains($0) }) {
+        return "line \(lineNumber) holds the control character U+\(String(c.value, radix: 16, uppercase: true)) (binary data?)"
+      }
+      let upperWord = line.split(separator: " ").first { word in
+        word != "N" && word.unicodeScalars.contains { $0.properties.isUppercase }
+      }
+      switch format {
+      case .ptb:
+        if let upperWord {
+          return "line \(lineNumber) has the word '\(upperWord.prefix(40))', but PTB text is lower-case apart from "
+            + "the number token N (WikiText? use --format wikitext; other text: --format text)"
+        }
+      case .wikitext:
+        if !line.unicodeScalars.allSatisfy(isStripped) && line.first != " " {
+          return "line \(lineNumber) does not start with a space, as every WikiText line does (plain text? use --format text)"
+        }
+        let trimmed = line.trimmingCharacters(in: .whitespaces)
+        if trimmed.count > 4 && trimmed.hasPrefix("= ") && trimmed.hasSuffix(" =") { sawHeading = true }
+        if upperWord != nil { sawUpperCaseWord = true }
+      case .text:
+        break
+      }
+    }
+    if format == .wikitext && lineNumber > 0 && !sawHeading && !sawUpperCaseWord {
+      return "it has no ' = Heading = ' lines and no upper-case words: it looks like PTB text (use --format ptb)"
+    }
+    return nil
   }
 
   /// Joins already-read file contents as `format` says.
