@@ -116,8 +116,13 @@ public enum AtomicOutput {
       try commit(staging, to: target, folder: folder, replace: replace)
     } catch {
       try? fm.removeItem(at: staging)
+      // Name the output the user asked for, not the staging path.
+      if case let .writeFailed(path, detail)? = error as? ModelFileError, path.hasPrefix(staging.path) {
+        let inside = path.dropFirst(staging.path.count).drop { $0 == "/" }
+        throw ModelFileError.writeFailed(path: target.path, detail: inside.isEmpty ? detail : "\(inside): \(detail)")
+      }
       if let e = error as? ModelFileError { throw e }
-      throw ModelFileError.writeFailed(path: target.path, detail: "\(error)")
+      throw ModelFileError.writeFailed(path: target.path, detail: "\(error.localizedDescription)")
     }
   }
 
