@@ -40,6 +40,29 @@ struct NonFiniteTests {
     #expect(x.firstNonFiniteIndex() == count - 1)
   }
 
+  @Test("the check during dequantisation finds the same first index as a scan of the result",
+        arguments: [GGMLType.q8_0, .q4_1, .f16])
+  func duringDequantisation(type: GGMLType) throws {
+    // 3 tasks' worth of blocks (4096 blocks per task); a NaN or Inf scale (F16: value) in a
+    // block of the second and of the third task.
+    let blocks = 9000
+    var rng = SplitMix64(seed: 17)
+    var bytes = (0..<(blocks * type.blockByteCount)).map { _ in UInt8(truncatingIfNeeded: rng.next() % 60) }
+    for (block, halfBits) in [(8191, UInt16(0x7E00)), (4100, UInt16(0x7C00))] {
+      let at = block * type.blockByteCount
+      bytes[at] = UInt8(halfBits & 0xFF)
+      bytes[at + 1] = UInt8(halfBits >> 8)
+    }
+    var e = GGUFEncoder()
+    e.tensors = [.init(name: "t", dimensions: [blocks * type.blockSize], type: type, bytes: bytes)]
+    let file = try GGUFFile(data: Data(e.encode()))
+    let t = try #require(file.tensor(named: "t"))
+    let (values, bad) = try file.floatsFindingNonFinite(t)
+    let reference = try file.floats(t)
+    #expect(values.count == reference.count && zip(values, reference).allSatisfy { $0.bitPattern == $1.bitPattern })
+    #expect(bad != nil && bad == Self.naiveFirstNonFinite(reference))
+  }
+
   /// The tiny llama folder with `value` at element `index` of the F32 tensor `tensor`.
   static func folderWith(_ value: Float, in tensor: String, at index: Int) throws -> URL {
     let folder = try makeTemporaryFolder()

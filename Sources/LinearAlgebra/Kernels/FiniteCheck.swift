@@ -31,6 +31,11 @@ func firstNonFiniteKernel(_ x: UnsafePointer<Float>, _ n: Int) -> Int? {
   return nil
 }
 
+/// The index of the first NaN or ±Inf in `x`, or nil when every element is finite.
+public func firstNonFiniteIndex(_ x: UnsafeBufferPointer<Float>) -> Int? {
+  x.baseAddress.flatMap { firstNonFiniteKernel($0, x.count) }
+}
+
 extension Array where Element == Float {
   /// The index of the first NaN or ±Inf, or nil when every element is finite.
   ///

@@ -76,7 +76,11 @@ public enum ModelLoader {
     let source = TensorSource(
       shape: { file.tensor(named: $0)?.shape },
       floats: { try file.floats(named: $0) },
-      allowNonFinite: allowNonFinite)
+      allowNonFinite: allowNonFinite,
+      floatsFindingNonFinite: { name in
+        guard let t = file.tensor(named: name) else { throw GGUFError(.missingTensor(name), at: 0) }
+        return try file.floatsFindingNonFinite(t)
+      })
     let weights: Weights
     switch config.architecture {
     case .llama:
@@ -134,11 +138,15 @@ public enum ModelLoader {
     var floats: (String) throws -> [Float]
     /// Skip the check that every value is finite.
     var allowNonFinite = false
+    /// Reads the values and finds the first non-finite one in the same pass (GGUF: during
+    /// dequantisation); when nil, the values are scanned after `floats`.
+    var floatsFindingNonFinite: ((String) throws -> (values: [Float], firstNonFinite: Int?))?
 
     /// The values of `name`, checked to be finite unless `allowNonFinite`.
     func checkedFloats(_ name: String) throws -> [Float] {
-      let values = try floats(name)
-      if !allowNonFinite, let i = values.firstNonFiniteIndex() {
+      if allowNonFinite { return try floats(name) }
+      let (values, bad) = try floatsFindingNonFinite?(name) ?? { let v = try floats(name); return (v, v.firstNonFiniteIndex()) }()
+      if let i = bad {
         throw ModelFileError.nonFiniteWeight(tensor: name, index: i, value: "\(values[i])")
       }
       return values
