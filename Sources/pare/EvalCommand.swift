@@ -13,6 +13,8 @@ enum EvalCommand {
     the L−1 predicted positions of every chunk). --batch chunks run per forward.
     Progress goes to stderr when stderr is a terminal, or with --progress.
     --json prints {"perplexity","tokens","chunks","seconds","tokens_per_second"}.
+    --format is checked against the text (PTB is lower-case; WikiText lines start with a space).
+    --allow-non-finite loads weights holding NaN/Inf; a non-finite perplexity is still an error.
     """
 
   static func run(_ args: inout Arguments) throws {

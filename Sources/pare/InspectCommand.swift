@@ -13,7 +13,8 @@ enum InspectCommand {
     (config.json + safetensors) or a folder Pare wrote.
 
     options:
-      --json   print one JSON object instead of text
+      --json               print one JSON object instead of text
+      --allow-non-finite   describe a model whose weights hold NaN or Inf (refused by default)
     """
 
   static func run(_ args: inout Arguments) throws {
