@@ -45,8 +45,9 @@ public struct LoadedModel: Sendable {
 public enum ModelLoader {
   /// Loads a GGUF file, or a folder with `config.json` and safetensors.
   ///
-  /// Every weight is checked to be finite as it is read (`firstNonFiniteIndex`, vectorised):
-  /// a NaN or ±Inf anywhere throws `ModelFileError.nonFiniteWeight` naming the tensor, unless
+  /// Every weight is checked to be finite as it is read (GGUF: inside the parallel
+  /// dequantisation; safetensors: a vectorised scan, `firstNonFiniteIndex`): a NaN or ±Inf
+  /// anywhere throws `ModelFileError.nonFiniteWeight` naming the tensor, unless
   /// `allowNonFinite` (the CLI's `--allow-non-finite`) says to go on.
   /// - Throws: `GGUFError`, `SafetensorsError` or `ModelFileError` saying what is wrong.
   public static func load(path: String, allowNonFinite: Bool = false) throws -> LoadedModel {
