@@ -194,12 +194,12 @@ extension FuzzRegressionTests {
       print("emptyFileReadsDoNotLeak: SKIPPED — no /proc/self/statm on this platform")
       return
     }
-    // 20,000 reads: the toolchain's leak would add ~80 MB; allocator noise is far below 20 MB.
+    // 10,000 reads: the toolchain's leak would add ~40 MB; allocator noise is far below 12 MB.
     var nonEmpty = 0
-    for _ in 0..<20_000 where try !EvaluationText.load(path: empty.path, format: .text).isEmpty { nonEmpty += 1 }
+    for _ in 0..<10_000 where try !EvaluationText.load(path: empty.path, format: .text).isEmpty { nonEmpty += 1 }
     #expect(nonEmpty == 0)
     let grown = (Self.residentBytes() ?? before) - before
-    #expect(grown < 20 << 20, "resident memory grew by \(grown) bytes over 20,000 reads of an empty file")
+    #expect(grown < 12 << 20, "resident memory grew by \(grown) bytes over 10,000 reads of an empty file")
   }
 }
 
