@@ -176,33 +176,6 @@ struct FuzzRegressionTests {
   }
 }
 
-extension FuzzRegressionTests {
-  /// Resident memory of this process in bytes (Linux /proc), nil elsewhere.
-  static func residentBytes() -> Int? {
-    guard let statm = try? String(contentsOfFile: "/proc/self/statm", encoding: .utf8),
-          let pages = statm.split(separator: " ").dropFirst().first.flatMap({ Int($0) }) else { return nil }
-    return pages * Int(sysconf(Int32(_SC_PAGESIZE)))
-  }
-
-  @Test("reading an empty file does not leak (Foundation leaks 4 KB per Data(contentsOf:) of one)")
-  func emptyFileReadsDoNotLeak() throws {
-    let folder = try makeTemporaryFolder()
-    defer { try? FileManager.default.removeItem(at: folder) }
-    let empty = folder.appendingPathComponent("empty.txt")
-    try Data().write(to: empty)
-    guard let before = Self.residentBytes() else {
-      print("emptyFileReadsDoNotLeak: SKIPPED — no /proc/self/statm on this platform")
-      return
-    }
-    // 10,000 reads: the toolchain's leak would add ~40 MB; allocator noise is far below 12 MB.
-    var nonEmpty = 0
-    for _ in 0..<10_000 where try !EvaluationText.load(path: empty.path, format: .text).isEmpty { nonEmpty += 1 }
-    #expect(nonEmpty == 0)
-    let grown = (Self.residentBytes() ?? before) - before
-    #expect(grown < 12 << 20, "resident memory grew by \(grown) bytes over 10,000 reads of an empty file")
-  }
-}
-
 // MARK: - Atomic outputs
 
 @Suite("Atomic outputs")
