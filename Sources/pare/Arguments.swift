@@ -20,6 +20,9 @@ struct RuntimeError: Error, CustomStringConvertible {
 struct Arguments {
   private var items: [String]
   private var positionals: [String] = []
+  /// `--allow-non-finite` (taken by main.swift for the commands that load a model): load
+  /// weights that hold NaN or Inf instead of refusing them.
+  var allowNonFinite = false
 
   init(_ items: [String]) { self.items = items }
 
@@ -97,10 +100,14 @@ func printError(_ line: String) {
   FileHandle.standardError.write(Data((line + "\n").utf8))
 }
 
-/// Serialises a JSON object with sorted keys, one line, for `--json` outputs.
+/// Serialises a JSON object with sorted keys, one line, for `--json` outputs. A result that
+/// cannot be written as JSON (a NaN or Inf number) is an error, never an empty or partial line.
 func jsonLine(_ object: [String: Any]) -> String {
   guard JSONSerialization.isValidJSONObject(object),
         let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-  else { return "{}" }
+  else {
+    printError("error: the result holds a non-finite number (NaN or Inf) and cannot be printed as JSON")
+    exit(1)
+  }
   return String(decoding: data, as: UTF8.self)
 }

@@ -24,6 +24,8 @@ enum EvalCommand {
     openbookqa) and their average. --batch-rows caps the token rows per forward.
     --json prints {"tasks": {"boolq": {"acc","acc_norm","acc_stderr","items",...}, ...},
     "average": ...}; acc_norm is null where the harness defines none (boolq, winogrande).
+    --format is checked against the text (PTB is lower-case; WikiText lines start with a space).
+    --allow-non-finite loads weights holding NaN/Inf; a non-finite perplexity is still an error.
     """
 
   static func run(_ args: inout Arguments) throws {
@@ -42,7 +44,7 @@ enum EvalCommand {
     try args.finish()
 
     let start = Date()
-    let model = try ModelLoader.load(path: modelPath).model
+    let model = try ModelLoader.load(path: modelPath, allowNonFinite: args.allowNonFinite).model
     let tokenizer = try Tokenizer.load(modelPath: modelPath)
     let text = try EvaluationText.load(path: dataset, format: format)
     let tokens = tokenizer.encode(text)

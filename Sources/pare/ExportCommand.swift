@@ -53,13 +53,13 @@ enum ExportCommand {
       if dtype != nil { throw UsageError("--dtype goes with --format hf (GGUF takes --type)") }
       guard out.lowercased().hasSuffix(".gguf") else { throw UsageError("--out must end in .gguf (or pass --format hf for a folder)") }
       let type = try typeName.map(parseType) ?? .f32
-      let loaded = try ModelLoader.load(path: modelPath)
+      let loaded = try ModelLoader.load(path: modelPath, allowNonFinite: args.allowNonFinite)
       let report = try writeGGUF(loaded, out: out, type: type, groups: groups, overwrite: overwrite)
       printReport(report, out: out, type: type, source: loaded, json: json)
     case "hf":
       if typeName != nil { throw UsageError("--type goes with GGUF output (HF folders take --dtype)") }
       if out.lowercased().hasSuffix(".gguf") { throw UsageError("--format hf writes a folder; --out should not end in .gguf") }
-      let loaded = try ModelLoader.load(path: modelPath)
+      let loaded = try ModelLoader.load(path: modelPath, allowNonFinite: args.allowNonFinite)
       try HuggingFaceExportCommand.write(loaded, modelPath: modelPath, out: out, dtype: dtype ?? .f32,
                                          overwrite: overwrite, json: json)
     default:

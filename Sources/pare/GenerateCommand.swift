@@ -12,6 +12,7 @@ enum GenerateCommand {
     greedy; a seed gives the same text every time. --chat wraps the prompt in the ChatML
     template of instruction-tuned models (<|im_start|>user … <|im_start|>assistant).
     Stops at the model's end-of-sequence token. --json prints one object at the end.
+    --allow-non-finite loads weights holding NaN/Inf; non-finite logits still stop with an error.
     """
 
   static func run(_ args: inout Arguments) throws {
@@ -32,7 +33,7 @@ enum GenerateCommand {
     let modelPath = try args.positional("MODEL")
     try args.finish()
 
-    let model = try ModelLoader.load(path: modelPath).model
+    let model = try ModelLoader.load(path: modelPath, allowNonFinite: args.allowNonFinite).model
     let tokenizer = try Tokenizer.load(modelPath: modelPath)
     let text = chat ? "<|im_start|>user\n\(prompt)<|im_end|>\n<|im_start|>assistant\n" : prompt
     let ids = tokenizer.encode(text, allowSpecialTokens: chat)

@@ -13,7 +13,8 @@ enum InspectCommand {
     (config.json + safetensors) or a folder Pare wrote.
 
     options:
-      --json   print one JSON object instead of text
+      --json               print one JSON object instead of text
+      --allow-non-finite   describe a model whose weights hold NaN or Inf (refused by default)
     """
 
   static func run(_ args: inout Arguments) throws {
@@ -21,7 +22,7 @@ enum InspectCommand {
     let json = args.flag("--json")
     let path = try args.positional("MODEL")
     try args.finish()
-    let loaded = try ModelLoader.load(path: path)
+    let loaded = try ModelLoader.load(path: path, allowNonFinite: args.allowNonFinite)
     let summary = summarize(loaded)
     if json {
       print(jsonLine(summary))

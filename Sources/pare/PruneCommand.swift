@@ -42,6 +42,7 @@ enum PruneCommand {
       --type T                with --out FILE.gguf: write a GGUF for llama.cpp instead of a folder
                               (f32 default, f16, bf16, q8_0, q4_0, q4_1, q4_k, q6_k; see `pare export --help`)
       --overwrite             replace a non-empty DIR (never the input)
+      --allow-non-finite      load (and write) weights holding NaN or Inf instead of refusing them
       --json                  print one JSON summary on stdout
       --progress              progress on stderr even when it is not a terminal
     """
@@ -122,7 +123,7 @@ enum PruneCommand {
       try GGUFExporter.checkTarget(URL(fileURLWithPath: out), overwrite, modelPath)
     }
     progress.report("loading \(modelPath)", final: true)
-    let loaded = try ModelLoader.load(path: modelPath)
+    let loaded = try ModelLoader.load(path: modelPath, allowNonFinite: args.allowNonFinite)
     let tokenizer = try Tokenizer.load(modelPath: modelPath)
     try plan.validate(layerCount: loaded.model.config.layerCount)
     do {
@@ -158,7 +159,7 @@ enum PruneCommand {
     let writeStart = Date()
     let writer = ModelWriter(dtype: dtype, tokenizerFiles: ["tokenizer.json": try tokenizer.tokenizerJSON()],
                              extraFiles: try report.files(config: result.model.config), overwrite: overwrite,
-                             inputPath: loaded.path)
+                             inputPath: loaded.path, allowNonFinite: args.allowNonFinite)
     try writer.write(result.model, to: URL(fileURLWithPath: out))
     report.phases.append(PruningReport.Phase(name: "write", seconds: Date().timeIntervalSince(writeStart)))
 

@@ -19,7 +19,7 @@ enum ZeroShotCommand {
     // Read every task first, so bad data fails before the model loads.
     var taskItems: [[ZeroShotItem]] = []
     for task in tasks { taskItems.append(try ZeroShotData.load(task, directory: dataDirectory, limit: limit)) }
-    let model = try ModelLoader.load(path: modelPath).model
+    let model = try ModelLoader.load(path: modelPath, allowNonFinite: args.allowNonFinite).model
     let tokenizer = try Tokenizer.load(modelPath: modelPath)
 
     var progress = ProgressReporter(flag: progressFlag)
@@ -33,6 +33,11 @@ enum ZeroShotCommand {
           progress.report(String(format: "%@: %d/%d items, %.1f items/s, %.0f s left", task.rawValue, done, total,
                                  rate, Double(total - done) / max(rate, 1e-9)), final: done == total)
         } : nil)
+      // A model holding NaN/Inf (loaded with --allow-non-finite) scores NaN log-likelihoods, and
+      // an argmax over NaN is meaningless: refuse rather than print an accuracy.
+      if let bad = result.logLikelihoods.firstIndex(where: { $0.contains { !$0.isFinite } }) {
+        throw RuntimeError("\(task.rawValue): item \(bad + 1) has a non-finite log-likelihood; the model's output is not finite")
+      }
       results.append(result)
     }
     let average = results.map(\.paperValue).reduce(0, +) / Double(results.count)
@@ -51,10 +56,11 @@ enum ZeroShotCommand {
       func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
       print("task           metric      value  stderr   items  seconds  items/s")
       for r in results {
-        let stderr = (r.task.paperMetric == .acc ? r.accStderr : r.accNormStderr) ?? .nan
+        // The standard error needs two items; with one it is shown as "-" (null in --json).
+        let stderr = (r.task.paperMetric == .acc ? r.accStderr : r.accNormStderr).flatMap { $0.isFinite ? $0 : nil }
         print(pad(r.task.rawValue, 15) + pad(r.task.paperMetric.rawValue, 9)
-              + String(format: "%8.4f %7.4f %7d %8.1f %8.2f", r.paperValue, stderr, r.items, r.seconds,
-                       Double(r.items) / max(r.seconds, 1e-9)))
+              + String(format: "%8.4f ", r.paperValue) + (stderr.map { String(format: "%7.4f", $0) } ?? "      -")
+              + String(format: " %7d %8.1f %8.2f", r.items, r.seconds, Double(r.items) / max(r.seconds, 1e-9)))
       }
       print(pad("average", 24) + String(format: "%8.4f", average))
     }

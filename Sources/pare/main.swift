@@ -18,6 +18,8 @@ let usage = """
 
   MODEL is a GGUF file, a Hugging Face folder, or a folder Pare wrote.
   Every command takes --threads N (default: all cores) to cap the worker threads.
+  Commands that load a model refuse weights holding NaN or Inf (the error names the tensor);
+  --allow-non-finite loads them anyway (results that come out non-finite are still errors).
   """
 
 /// The subcommands, each in its own file as `static func run(_ args: inout Arguments) throws`.
@@ -31,6 +33,9 @@ let commands: [String: (inout Arguments) throws -> Void] = [
 ]
 
 Allocator.keepLargeBlocks()
+// A file-size limit (ulimit -f) then makes writes fail with EFBIG, reported as one error
+// line, instead of killing the process.
+signal(SIGXFSZ, SIG_IGN)
 var argv = Array(CommandLine.arguments.dropFirst())
 if argv.isEmpty || argv == ["--help"] || argv == ["-h"] || argv == ["help"] {
   print(usage)
@@ -42,6 +47,9 @@ guard let command = commands[name] else {
   exit(2)
 }
 var arguments = Arguments(argv)
+/// The commands that load a model, and so take `--allow-non-finite`.
+let modelCommands: Set<String> = ["inspect", "eval", "generate", "prune", "export"]
+if modelCommands.contains(name) { arguments.allowNonFinite = arguments.flag("--allow-non-finite") }
 do {
   if let threads = try arguments.int("--threads", in: 1...1024) { Parallelism.maxThreads = threads }
   try command(&arguments)

@@ -19,6 +19,7 @@
 // Raw pointers are used on the mapped file bytes only, as the style guide allows for readers.
 
 import Dispatch
+import LinearAlgebra
 
 // MARK: - Scalar conversions
 
@@ -219,21 +220,40 @@ private let blocksPerTask = 4096
 /// Dequantises `elementCount` elements of `type` stored in `bytes`, in parallel over block ranges.
 /// - Precondition: `type.isDequantisable`, `bytes.count == elementCount / blockSize · blockByteCount`.
 func dequantize(_ type: GGMLType, bytes: UnsafeRawBufferPointer, elementCount: Int) -> [Float] {
+  dequantize(type, bytes: bytes, elementCount: elementCount, findNonFinite: false).values
+}
+
+/// Dequantises as `dequantize(_:bytes:elementCount:)` and, when `findNonFinite`, finds the first
+/// element that is NaN or ±Inf: each task checks its own output while it is still in cache,
+/// which costs far less than a second pass over the whole tensor.
+func dequantize(_ type: GGMLType, bytes: UnsafeRawBufferPointer, elementCount: Int,
+                findNonFinite: Bool) -> (values: [Float], firstNonFinite: Int?) {
   let blocks = elementCount / type.blockSize
   precondition(blocks * type.blockSize == elementCount && blocks * type.blockByteCount == bytes.count)
-  guard let base = bytes.baseAddress, elementCount > 0 else { return [] }
-  return [Float](unsafeUninitializedCapacity: elementCount) { buffer, initialized in
-    // Addresses cross into the worker closure as integers: the tasks write disjoint block
-    // ranges of one buffer that outlives `concurrentPerform`.
-    let source = Int(bitPattern: base), destination = Int(bitPattern: buffer.baseAddress)
-    let tasks = (blocks + blocksPerTask - 1) / blocksPerTask
-    let work: @Sendable (Int) -> Void = { t in
-      let first = t * blocksPerTask, count = min(blocksPerTask, blocks - first)
-      guard let src = UnsafeRawPointer(bitPattern: source + first * type.blockByteCount),
-            let dst = UnsafeMutablePointer<Float>(bitPattern: destination) else { return }
-      dequantizeBlocks(type, src, blockCount: count, into: dst + first * type.blockSize)
+  guard let base = bytes.baseAddress, elementCount > 0 else { return ([], nil) }
+  let tasks = (blocks + blocksPerTask - 1) / blocksPerTask
+  var firstBad = [Int](repeating: Int.max, count: tasks)  // per task: first non-finite index
+  let values = firstBad.withUnsafeMutableBufferPointer { bad in
+    [Float](unsafeUninitializedCapacity: elementCount) { buffer, initialized in
+      // Addresses cross into the worker closure as integers: the tasks write disjoint block
+      // ranges of one buffer (and one slot of `bad` each) that outlive `concurrentPerform`.
+      let source = Int(bitPattern: base), destination = Int(bitPattern: buffer.baseAddress)
+      let badSlots = Int(bitPattern: bad.baseAddress)
+      let work: @Sendable (Int) -> Void = { t in
+        let first = t * blocksPerTask, count = min(blocksPerTask, blocks - first)
+        guard let src = UnsafeRawPointer(bitPattern: source + first * type.blockByteCount),
+              let dst = UnsafeMutablePointer<Float>(bitPattern: destination) else { return }
+        let out = dst + first * type.blockSize
+        dequantizeBlocks(type, src, blockCount: count, into: out)
+        if findNonFinite, let slots = UnsafeMutablePointer<Int>(bitPattern: badSlots),
+           let i = firstNonFiniteIndex(UnsafeBufferPointer(start: out, count: count * type.blockSize)) {
+          slots[t] = first * type.blockSize + i
+        }
+      }
+      if tasks == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: tasks, execute: work) }
+      initialized = elementCount
     }
-    if tasks == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: tasks, execute: work) }
-    initialized = elementCount
   }
+  let bad = firstBad.min() ?? Int.max
+  return (values, bad == Int.max ? nil : bad)
 }

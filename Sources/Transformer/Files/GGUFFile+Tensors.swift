@@ -20,6 +20,18 @@ extension GGUFFile {
     return withTensorBytes(tensor) { dequantize(tensor.type, bytes: $0, elementCount: tensor.elementCount) }
   }
 
+  /// The tensor's elements as `floats(_:)` gives them, and the index of the first NaN or ±Inf
+  /// among them (nil when all are finite), found during dequantisation.
+  public func floatsFindingNonFinite(_ tensor: GGUFTensorInfo) throws -> (values: [Float], firstNonFinite: Int?) {
+    guard tensor.type.isDequantisable else {
+      throw GGUFError(.unsupportedTensorType(tensor: tensor.name, type: tensor.type.name),
+                      at: dataOffset + tensor.offset)
+    }
+    return withTensorBytes(tensor) {
+      dequantize(tensor.type, bytes: $0, elementCount: tensor.elementCount, findNonFinite: true)
+    }
+  }
+
   /// The elements of the tensor called `name`.
   /// - Throws: `GGUFError.missingTensor` when absent, or as `floats(_:)`.
   public func floats(named name: String) throws -> [Float] {

@@ -79,7 +79,7 @@ public struct GGUFFile: Sendable {
   /// - Throws: `GGUFError` (located at a byte offset) for any malformed field; Foundation's
   ///   error when the file cannot be read.
   public init(contentsOf url: URL) throws {
-    let data = try Data(contentsOf: url, options: .alwaysMapped)
+    let data = try Data(readingFile: url, options: .alwaysMapped)
     try self.init(data: data)
   }
 

@@ -30,8 +30,10 @@ extension ModelConfig {
     }
     func double(_ key: String, default value: Double) throws(ModelFileError) -> Double {
       guard let v = json[key], v != .null else { return value }
-      guard let d = v.doubleValue, d.isFinite else {
-        throw .badConfigValue(source: source, key: key, detail: "should be a number")
+      // Stored as Float: a value beyond Float's range would become ±Inf (found by fuzzing).
+      guard let d = v.doubleValue, d.isFinite, Float(d).isFinite, d >= 0 else {
+        throw .badConfigValue(source: source, key: key,
+                              detail: "should be a finite number ≥ 0 within Float range, got \(v.serialized(indent: 0))")
       }
       return d
     }
@@ -147,9 +149,23 @@ extension ModelConfig {
       guard map.allSatisfy({ $0 < kv }), (kv == 0) == map.isEmpty else {
         throw .badConfigValue(source: source, key: key, detail: "maps a query head to a KV head ≥ key_value_head_count \(kv)")
       }
+      guard map.count <= originalHeadCount, kv <= originalKeyValueHeadCount, inner <= originalIntermediateSize else {
+        throw .badConfigValue(source: source, key: key,
+                              detail: "keeps \(map.count) heads, \(kv) KV heads and \(inner) channels, more than the "
+                                + "original \(originalHeadCount), \(originalKeyValueHeadCount) and \(originalIntermediateSize)")
+      }
+      // The original indices of what was kept: one per kept unit, increasing, in range.
+      func kept(_ name: String, count: Int, of total: Int) throws(ModelFileError) -> [Int]? {
+        guard let list = try ints(entry[name], key + "." + name) else { return nil }
+        guard list.count == count, zip(list, list.dropFirst()).allSatisfy({ $0 < $1 }), list.allSatisfy({ $0 < total }) else {
+          throw .badConfigValue(source: source, key: key + "." + name,
+                                detail: "should list \(count) increasing indices below \(total), got \(list.count) entries")
+        }
+        return list
+      }
       shapes.append(LayerShape(keyValueHeadOfQuery: map, keyValueHeadCount: kv, intermediateSize: inner,
-                               originalQueryHeads: try ints(entry["original_query_heads"], key + ".original_query_heads"),
-                               originalChannels: try ints(entry["original_channels"], key + ".original_channels")))
+                               originalQueryHeads: try kept("original_query_heads", count: map.count, of: originalHeadCount),
+                               originalChannels: try kept("original_channels", count: inner, of: originalIntermediateSize)))
     }
     layers = shapes
   }

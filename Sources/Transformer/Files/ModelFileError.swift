@@ -20,6 +20,8 @@ public enum ModelFileError: Error, Equatable, Sendable, CustomStringConvertible 
   case outputExists(path: String)
   /// The output would overwrite the model being read.
   case outputIsInput(path: String)
+  /// A weight holds NaN or ±Inf (`index` is the flat element index, `value` its spelling).
+  case nonFiniteWeight(tensor: String, index: Int, value: String)
   /// Writing failed (disk full, permissions, injected failure); nothing was left behind.
   case writeFailed(path: String, detail: String)
 
@@ -36,6 +38,9 @@ public enum ModelFileError: Error, Equatable, Sendable, CustomStringConvertible 
     case let .outputExists(path): return "output folder \(path) exists and is not empty (pass overwrite to replace it)"
     case let .outputIsInput(path): return "refusing to write over the input model at \(path)"
     case let .writeFailed(path, detail): return "could not write \(path): \(detail)"
+    case let .nonFiniteWeight(tensor, index, value):
+      return "tensor '\(tensor)' holds a non-finite value (\(value)) at element \(index): the weights are corrupt "
+        + "(pass --allow-non-finite to go on anyway)"
     }
   }
 }

@@ -44,25 +44,44 @@ public struct LoadedModel: Sendable {
 /// Reads any model Pare supports.
 public enum ModelLoader {
   /// Loads a GGUF file, or a folder with `config.json` and safetensors.
+  ///
+  /// Every weight is checked to be finite as it is read (GGUF: inside the parallel
+  /// dequantisation; safetensors: a vectorised scan, `firstNonFiniteIndex`): a NaN or ±Inf
+  /// anywhere throws `ModelFileError.nonFiniteWeight` naming the tensor, unless
+  /// `allowNonFinite` (the CLI's `--allow-non-finite`) says to go on.
   /// - Throws: `GGUFError`, `SafetensorsError` or `ModelFileError` saying what is wrong.
-  public static func load(path: String) throws -> LoadedModel {
+  public static func load(path: String, allowNonFinite: Bool = false) throws -> LoadedModel {
     var isDirectory = false
     guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else {
       throw ModelFileError.notAModel(path: path, detail: "no such file or folder")
     }
     let url = URL(fileURLWithPath: path)
-    if isDirectory { return try loadFolder(url, path: path) }
-    return try loadGGUF(url, path: path)
+    if isDirectory { return try loadFolder(url, path: path, allowNonFinite: allowNonFinite) }
+    return try loadGGUF(url, path: path, allowNonFinite: allowNonFinite)
   }
 
   // MARK: - GGUF
 
-  static func loadGGUF(_ url: URL, path: String) throws -> LoadedModel {
+  static func loadGGUF(_ url: URL, path: String, allowNonFinite: Bool) throws -> LoadedModel {
     let file = try GGUFFile(contentsOf: url)
+    let model = try model(fromGGUF: file, allowNonFinite: allowNonFinite)
+    let types = Set(file.tensors.map(\.type.name)).sorted()
+    return LoadedModel(model: model, format: .gguf, path: path,
+                       ggufMetadata: file.metadata, folder: nil, fileByteCount: file.fileSize,
+                       storedDTypes: types, tensorCount: file.tensors.count)
+  }
+
+  /// The model of a parsed GGUF file (config from metadata, weights dequantised).
+  static func model(fromGGUF file: GGUFFile, allowNonFinite: Bool) throws -> Model {
     let config = try ModelConfig(gguf: file)
     let source = TensorSource(
       shape: { file.tensor(named: $0)?.shape },
-      floats: { try file.floats(named: $0) })
+      floats: { try file.floats(named: $0) },
+      allowNonFinite: allowNonFinite,
+      floatsFindingNonFinite: { name in
+        guard let t = file.tensor(named: name) else { throw GGUFError(.missingTensor(name), at: 0) }
+        return try file.floatsFindingNonFinite(t)
+      })
     let weights: Weights
     switch config.architecture {
     case .llama:
@@ -70,20 +89,17 @@ public enum ModelLoader {
     case .gpt2:
       weights = try buildGPT2FromGGUF(config, source)
     }
-    let types = Set(file.tensors.map(\.type.name)).sorted()
-    return LoadedModel(model: Model(config: config, weights: weights), format: .gguf, path: path,
-                       ggufMetadata: file.metadata, folder: nil, fileByteCount: file.fileSize,
-                       storedDTypes: types, tensorCount: file.tensors.count)
+    return Model(config: config, weights: weights)
   }
 
   // MARK: - Folders
 
-  static func loadFolder(_ url: URL, path: String) throws -> LoadedModel {
+  static func loadFolder(_ url: URL, path: String, allowNonFinite: Bool) throws -> LoadedModel {
     let configURL = url.appendingPathComponent("config.json")
     guard FileManager.default.fileExists(atPath: configURL.path) else {
       throw ModelFileError.notAModel(path: path, detail: "the folder has no config.json")
     }
-    let bytes = try Data(contentsOf: configURL)
+    let bytes = try Data(readingFile: configURL)
     guard bytes.count <= 10_000_000 else {
       throw ModelFileError.badConfigValue(source: "config.json", key: "(file)", detail: "is larger than 10 MB")
     }
@@ -95,14 +111,9 @@ public enum ModelLoader {
     let tensors = try SafetensorsCollection(folder: url)
     let source = TensorSource(
       shape: { tensors.tensor(named: $0)?.shape },
-      floats: { try tensors.floats(named: $0) })
-    let weights: Weights
-    switch config.architecture {
-    case .llama: weights = try buildLlama(config, source, names: .huggingFace, unpermuteRoPE: false)
-    case .gpt2:
-      let prefix = tensors.tensor(named: GPT2TensorNames.tokenEmbedding("transformer.")) != nil ? "transformer." : ""
-      weights = try buildGPT2FromHF(config, source, prefix: prefix)
-    }
+      floats: { try tensors.floats(named: $0) },
+      allowNonFinite: allowNonFinite)
+    let weights = try huggingFaceWeights(config, source)
     let types = Set(tensors.names.compactMap { tensors.tensor(named: $0)?.dtype.rawValue }).sorted()
     return LoadedModel(model: Model(config: config, weights: weights),
                        format: json["pare"] != nil ? .pare : .huggingFace, path: path, ggufMetadata: [:],
@@ -112,23 +123,48 @@ public enum ModelLoader {
 
   // MARK: - Building weights
 
+  /// The weights of an HF-layout checkpoint (GPT-2 names with or without "transformer.").
+  static func huggingFaceWeights(_ config: ModelConfig, _ source: TensorSource) throws -> Weights {
+    switch config.architecture {
+    case .llama: return try buildLlama(config, source, names: .huggingFace, unpermuteRoPE: false)
+    case .gpt2:
+      let prefix = source.shape(GPT2TensorNames.tokenEmbedding("transformer.")) != nil ? "transformer." : ""
+      return try buildGPT2FromHF(config, source, prefix: prefix)
+    }
+  }
+
   /// Name lookup and Float reading, whatever the file format.
   struct TensorSource {
     var shape: (String) -> [Int]?
     var floats: (String) throws -> [Float]
+    /// Skip the check that every value is finite.
+    var allowNonFinite = false
+    /// Reads the values and finds the first non-finite one in the same pass (GGUF: during
+    /// dequantisation); when nil, the values are scanned after `floats`.
+    var floatsFindingNonFinite: ((String) throws -> (values: [Float], firstNonFinite: Int?))?
+
+    /// The values of `name`, checked to be finite unless `allowNonFinite`.
+    func checkedFloats(_ name: String) throws -> [Float] {
+      if allowNonFinite { return try floats(name) }
+      let (values, bad) = try floatsFindingNonFinite?(name) ?? { let v = try floats(name); return (v, v.firstNonFiniteIndex()) }()
+      if let i = bad {
+        throw ModelFileError.nonFiniteWeight(tensor: name, index: i, value: "\(values[i])")
+      }
+      return values
+    }
 
     /// The tensor `name`, checked to have `expected` shape (a 1-D tensor for vectors).
     func matrix(_ name: String, _ expected: [Int]) throws -> Matrix {
       guard let actual = shape(name) else { throw ModelFileError.missingTensor(name) }
       guard actual == expected else { throw ModelFileError.shapeMismatch(tensor: name, expected: expected, actual: actual) }
-      let values = try floats(name)
+      let values = try checkedFloats(name)
       return Matrix(rows: expected[0], columns: expected.count > 1 ? expected[1] : 1, storage: values)
     }
 
     func vector(_ name: String, _ count: Int) throws -> [Float] {
       guard let actual = shape(name) else { throw ModelFileError.missingTensor(name) }
       guard actual == [count] else { throw ModelFileError.shapeMismatch(tensor: name, expected: [count], actual: actual) }
-      return try floats(name)
+      return try checkedFloats(name)
     }
 
     func optionalVector(_ name: String, _ count: Int) throws -> [Float]? {

@@ -5,8 +5,10 @@
 //   tokenizer files     as given by the caller (tokenizer.json, vocab.json, merges.txt, …)
 //   extra files         as given (report.json, report.md, …)
 //
-// Atomic: everything is written into a hidden temporary folder beside the target, which is
-// renamed into place only when complete; on any failure the temporary folder is removed.
+// Atomic (AtomicOutput.writeFolder): everything is written into a hidden staging folder beside
+// the target, renamed into place only when complete; on any failure it is removed, and one
+// left by a killed process is removed by the next write into the same folder.
+// Weights holding NaN or ±Inf are refused before anything is written, unless allowed.
 
 #if canImport(FoundationEssentials)
 import FoundationEssentials
@@ -27,6 +29,8 @@ public struct ModelWriter: Sendable {
   public var overwrite = false
   /// The model that was read: never overwritten, even with `overwrite`.
   public var inputPath: String?
+  /// Write weights that hold NaN or ±Inf (refused by default, naming the tensor).
+  public var allowNonFinite = false
   /// Failure injection, for tests of atomicity: throw `writeFailed` after this many files
   /// have been written into the temporary folder. `nil` (the default) in normal use.
   public var failAfterFileCount: Int?
@@ -34,17 +38,19 @@ public struct ModelWriter: Sendable {
   public var configJSON: JSONValue?
 
   public init(dtype: StorageDType = .f32, tokenizerFiles: [String: Data] = [:], extraFiles: [String: Data] = [:],
-              overwrite: Bool = false, inputPath: String? = nil) {
+              overwrite: Bool = false, inputPath: String? = nil, allowNonFinite: Bool = false) {
     self.dtype = dtype
     self.tokenizerFiles = tokenizerFiles
     self.extraFiles = extraFiles
     self.overwrite = overwrite
     self.inputPath = inputPath
+    self.allowNonFinite = allowNonFinite
   }
 
   /// Writes `model` to the folder `target`.
-  /// - Throws: `ModelFileError.outputIsInput`, `.outputExists`, `.writeFailed`; nothing is
-  ///   left behind on failure and an existing target is untouched.
+  /// - Throws: `ModelFileError.outputIsInput`, `.outputExists` (also when another process
+  ///   creates the target meanwhile), `.nonFiniteWeight`, `.writeFailed`; nothing is left
+  ///   behind on failure and an existing target is untouched.
   public func write(_ model: Model, to target: URL) throws {
     let fm = FileManager.default
     let targetURL = target.standardizedFileURL.resolvingSymlinksInPath()
@@ -71,14 +77,15 @@ public struct ModelWriter: Sendable {
       files.append((name, data))
     }
 
-    let parent = targetURL.deletingLastPathComponent()
-    let temp = parent.appendingPathComponent(".\(targetURL.lastPathComponent).pare-tmp-\(UUID().uuidString)")
-    do {
-      try fm.createDirectory(at: temp, withIntermediateDirectories: true)
-    } catch {
-      throw ModelFileError.writeFailed(path: target.path, detail: "cannot create a temporary folder in \(parent.path)")
+    let tensors = Self.tensors(of: model)
+    if !allowNonFinite {
+      for t in tensors {
+        if let i = t.values.firstNonFiniteIndex() {
+          throw ModelFileError.nonFiniteWeight(tensor: t.name, index: i, value: "\(t.values[i])")
+        }
+      }
     }
-    do {
+    try AtomicOutput.writeFolder(at: targetURL, replace: overwrite) { temp in
       var written = 0
       func step() throws {
         written += 1
@@ -86,8 +93,7 @@ public struct ModelWriter: Sendable {
           throw ModelFileError.writeFailed(path: target.path, detail: "injected failure after \(written) file(s)")
         }
       }
-      try SafetensorsWriter.write(Self.tensors(of: model), dtype: dtype,
-                                  to: temp.appendingPathComponent("model.safetensors"))
+      try SafetensorsWriter.write(tensors, dtype: dtype, to: temp.appendingPathComponent("model.safetensors"))
       try step()
       let config = Data(((configJSON ?? model.config.huggingFaceJSON()).serialized() + "\n").utf8)
       try config.write(to: temp.appendingPathComponent("config.json"))
@@ -96,21 +102,6 @@ public struct ModelWriter: Sendable {
         try (data ?? Data()).write(to: temp.appendingPathComponent(name))
         try step()
       }
-      if exists {
-        let old = parent.appendingPathComponent(".\(targetURL.lastPathComponent).pare-old-\(UUID().uuidString)")
-        try fm.moveItem(at: targetURL, to: old)
-        do { try fm.moveItem(at: temp, to: targetURL) } catch {
-          try? fm.moveItem(at: old, to: targetURL)
-          throw error
-        }
-        try? fm.removeItem(at: old)
-      } else {
-        try fm.moveItem(at: temp, to: targetURL)
-      }
-    } catch {
-      try? fm.removeItem(at: temp)
-      if let e = error as? ModelFileError { throw e }
-      throw ModelFileError.writeFailed(path: target.path, detail: "\(error)")
     }
   }
 

@@ -32,7 +32,7 @@ public struct SafetensorsCollection: Sendable {
     var location: [String: String] = [:]
     var names: [String] = []
     if fm.fileExists(atPath: indexURL.path) {
-      let bytes = try Data(contentsOf: indexURL)
+      let bytes = try Data(readingFile: indexURL)
       guard bytes.count <= SafetensorsFile.maxHeaderByteCount else { throw SafetensorsError.badIndex(detail: "file is too large") }
       let json: JSONValue
       do { json = try JSONValue.parse(bytes) } catch { throw SafetensorsError.badIndex(detail: error.description) }

@@ -68,7 +68,7 @@ public struct SafetensorsFile: Sendable {
   /// Maps and validates a safetensors file.
   /// - Throws: `SafetensorsError` for any malformed field; Foundation's error if unreadable.
   public init(contentsOf url: URL) throws {
-    try self.init(data: try Data(contentsOf: url, options: .alwaysMapped))
+    try self.init(data: try Data(readingFile: url, options: .alwaysMapped))
   }
 
   /// Validates safetensors bytes.

@@ -51,18 +51,23 @@ enum SafetensorsWriter {
       throw ModelFileError.writeFailed(path: url.path, detail: "cannot create the file")
     }
     var ok = true
+    var failure: Int32 = 0
     func put(_ data: Data) {
       guard ok else { return }
       ok = data.withUnsafeBytes { raw in
         raw.count == 0 || fwrite(raw.baseAddress, 1, raw.count, stream) == raw.count
       }
+      if !ok { failure = errno }
     }
     put(Data(withUnsafeBytes(of: UInt64(header.count).littleEndian) { Array($0) } + header))
     for t in tensors { put(encode(t.values, dtype)) }
     let flushed = fflush(stream) == 0
+    if !flushed && failure == 0 { failure = errno }
     let closed = fclose(stream) == 0
+    if !closed && failure == 0 { failure = errno }
     guard ok, flushed, closed else {
-      throw ModelFileError.writeFailed(path: url.path, detail: "write error (disk full?)")
+      let reason = failure != 0 ? String(cString: strerror(failure)) : "write error"
+      throw ModelFileError.writeFailed(path: url.path, detail: reason.lowercased())
     }
   }
 

@@ -16,6 +16,8 @@ public enum ForwardError: Error, Equatable, Sendable, CustomStringConvertible {
   case sequenceTooLong(length: Int, limit: Int)
   /// Nothing to run.
   case emptyInput
+  /// The logits hold NaN or ±Inf (non-finite weights, or activations that overflowed).
+  case nonFiniteLogits(position: Int)
 
   public var description: String {
     switch self {
@@ -27,6 +29,9 @@ public enum ForwardError: Error, Equatable, Sendable, CustomStringConvertible {
       return "\(length) positions exceed the model's limit of \(limit)"
     case .emptyInput:
       return "no tokens to run"
+    case let .nonFiniteLogits(position):
+      return "the model's logits at position \(position) are not finite (NaN or Inf): its weights are corrupt "
+        + "or its activations overflow"
     }
   }
 }

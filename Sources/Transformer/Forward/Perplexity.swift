@@ -23,6 +23,8 @@ public enum PerplexityError: Error, Equatable, Sendable, CustomStringConvertible
   case sequenceLengthTooSmall(Int)
   case sequenceLengthTooLarge(length: Int, limit: Int)
   case tooFewTokens(tokens: Int, sequenceLength: Int)
+  /// The mean negative log-likelihood is NaN or ±Inf (non-finite logits).
+  case nonFinite(meanNLL: Double)
 
   public var description: String {
     switch self {
@@ -32,6 +34,9 @@ public enum PerplexityError: Error, Equatable, Sendable, CustomStringConvertible
       return "sequence length \(l) exceeds the model's position limit \(limit)"
     case let .tooFewTokens(tokens, l):
       return "the text has \(tokens) tokens, fewer than one chunk of \(l)"
+    case let .nonFinite(meanNLL):
+      return "perplexity is not finite (mean negative log-likelihood \(meanNLL)): the model's logits hold NaN "
+        + "or Inf (corrupt weights, or activations that overflow)"
     }
   }
 }
@@ -46,8 +51,8 @@ public enum Perplexity {
   /// ```
   /// `batchSize` chunks go through each forward together. `progress(done, total)` is
   /// called after every batch.
-  /// - Throws: `PerplexityError` for bad lengths or too little text; `ForwardError` for
-  ///   out-of-range token ids.
+  /// - Throws: `PerplexityError` for bad lengths or too little text, or a non-finite result;
+  ///   `ForwardError` for out-of-range token ids.
   public static func evaluate(model: Model, tokens: [Int], sequenceLength: Int = 128,
                               maxChunks: Int? = nil, batchSize: Int = 8,
                               progress: ((Int, Int) -> Void)? = nil) throws -> PerplexityResult {
@@ -78,6 +83,7 @@ public enum Perplexity {
     }
     let predicted = chunkCount * (l - 1)
     let mean = total / Double(predicted)
+    guard mean.isFinite else { throw PerplexityError.nonFinite(meanNLL: mean) }
     return PerplexityResult(perplexity: Foundation.exp(mean), meanNLL: mean, chunks: chunkCount,
                             tokens: chunkCount * l, predictedTokens: predicted)
   }

@@ -94,7 +94,8 @@ extension Model {
   /// with each new token id as soon as it is chosen (return false to stop). Stops early at
   /// `stopTokens` (the stop token is returned but not fed back) or when the model's
   /// position limit is reached.
-  /// - Throws: `ForwardError` for an empty prompt or bad ids.
+  /// - Throws: `ForwardError` for an empty prompt or bad ids, `.nonFiniteLogits` when a step's
+  ///   logits hold NaN or ±Inf (a token drawn from them would be meaningless).
   public func generate(prompt: [Int], maxTokens: Int, options: SamplingOptions,
                        stopTokens: Set<Int> = [],
                        onToken: (Int) -> Bool = { _ in true }) throws(ForwardError) -> [Int] {
@@ -104,6 +105,7 @@ extension Model {
     var logits = try decode(prompt, cache: &cache)
     var out: [Int] = []
     while out.count < maxTokens {
+      guard logits.firstNonFiniteIndex() == nil else { throw .nonFiniteLogits(position: cache.length - 1) }
       let token = sampler.next(logits)
       out.append(token)
       if !onToken(token) || stopTokens.contains(token) || cache.length >= cache.capacity { break }

@@ -43,7 +43,7 @@ extension Tokenizer {
   private static func readFile(_ url: URL) throws -> Data {
     let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? nil
     if let size, size > maxFileBytes { throw TokenizerError.tooLarge("\(url.lastPathComponent) (\(size) bytes)") }
-    do { return try Data(contentsOf: url) } catch {
+    do { return try Data(readingFile: url) } catch {
       throw TokenizerError.invalid("cannot read \(url.path): \(error.localizedDescription)")
     }
   }
