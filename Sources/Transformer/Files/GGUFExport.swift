@@ -400,9 +400,11 @@ public enum GGUFExporter {
   }
 }
 
-/// Little-endian GGUF header encoding.
+/// Little-endian GGUF header encoding (the exporter's and `GGUFEncoder`'s).
 struct GGUFHeaderBytes {
   var bytes: [UInt8] = []
+  /// The element type declared for an empty array, which has no first element to name one.
+  var emptyArrayElementType: UInt32 = 8  // strings (e.g. a tokenizer without merges)
   mutating func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
   mutating func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { bytes.append(contentsOf: $0) } }
   mutating func string(_ s: String) {
@@ -440,7 +442,7 @@ struct GGUFHeaderBytes {
     case let .bool(x): bytes.append(x ? 1 : 0)
     case let .string(s): string(s)
     case let .array(a):
-      u32(a.first.map(Self.typeID) ?? 8)  // an empty array: declared as strings (e.g. no merges)
+      u32(a.first.map(Self.typeID) ?? emptyArrayElementType)
       u64(UInt64(a.count))
       for e in a { value(e) }
     case let .uint64(x): u64(x)
