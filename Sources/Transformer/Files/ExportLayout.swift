@@ -232,42 +232,46 @@ public enum ExportLayout {
     changes.addedKeyValueHeads += keyValues.count - shape.keyValueHeadCount
     if padded == 0 && keyValues.count == shape.keyValueHeadCount { changes.reorderedLayers += 1 }
 
-    func headRows(_ lin: Linear, _ heads: [Int?]) -> Linear {
+    let out = assembleHeads(layer, queries: queries, keyValues: keyValues, d: d, hidden: h)
+    let kept = shape.originalQueryHeads
+    return (LayerShape(keyValueHeadOfQuery: dense.keyValueHeadOfQuery, keyValueHeadCount: keyValues.count,
+                       intermediateSize: shape.intermediateSize,
+                       originalQueryHeads: kept.map { k in queries.map { $0.map { k[$0] } ?? -1 } },
+                       originalChannels: shape.originalChannels), out)
+  }
+
+  /// A layer's attention rebuilt from the listed query and KV heads (nil = a zero head).
+  /// Used by the GGUF layout (even groups) and the Hugging Face export (uniform layers).
+  static func assembleHeads(_ layer: LayerWeights, queries: [Int?], keyValues: [Int?], d: Int, hidden h: Int) -> LayerWeights {
+    func rows(_ lin: Linear, _ heads: [Int?]) -> Linear {
       var w = [Float](), b = [Float]()
-      w.reserveCapacity(heads.count * d * h)
       for head in heads {
         if let head {
           w += lin.weight.storage[(head * d * h)..<((head + 1) * d * h)]
           if let bias = lin.bias { b += bias[(head * d)..<((head + 1) * d)] }
         } else {
           w += [Float](repeating: 0, count: d * h)
-          if lin.bias != nil { b += [Float](repeating: 0, count: d) }
+          b += [Float](repeating: 0, count: d)
         }
       }
       return Linear(weight: Matrix(rows: heads.count * d, columns: h, storage: w), bias: lin.bias == nil ? nil : b)
     }
     var out = layer
-    out.query = headRows(layer.query, queries)
-    out.key = headRows(layer.key, keyValues)
-    out.value = headRows(layer.value, keyValues)
-    // O columns: per head, its d columns or zeros.
+    out.query = rows(layer.query, queries)
+    out.key = rows(layer.key, keyValues)
+    out.value = rows(layer.value, keyValues)
     let o = layer.output.weight
     var ow = [Float]()
     ow.reserveCapacity(h * queries.count * d)
     for r in 0..<h {
-      let base = r * o.columns
       for head in queries {
-        if let head { ow += o.storage[(base + head * d)..<(base + (head + 1) * d)] } else {
+        if let head { ow += o.storage[(r * o.columns + head * d)..<(r * o.columns + (head + 1) * d)] } else {
           ow += [Float](repeating: 0, count: d)
         }
       }
     }
     out.output = Linear(weight: Matrix(rows: h, columns: queries.count * d, storage: ow), bias: layer.output.bias)
-    let kept = shape.originalQueryHeads
-    return (LayerShape(keyValueHeadOfQuery: dense.keyValueHeadOfQuery, keyValueHeadCount: keyValues.count,
-                       intermediateSize: shape.intermediateSize,
-                       originalQueryHeads: kept.map { k in queries.map { $0.map { k[$0] } ?? -1 } },
-                       originalChannels: shape.originalChannels), out)
+    return out
   }
 
   /// One zero query head reading one zero KV head, in a layer that has none.

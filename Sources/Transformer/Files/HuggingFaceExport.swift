@@ -58,7 +58,7 @@ public enum HuggingFaceExporter {
       }
       changes.paddedQueryHeads += queries.count - shape.queryHeadCount
       changes.addedKeyValueHeads += kvCount - shape.keyValueHeadCount
-      layer = assembleHeads(layer, queries: queries, keyValues: keyValues, d: d, hidden: h)
+      layer = ExportLayout.assembleHeads(layer, queries: queries, keyValues: keyValues, d: d, hidden: h)
       shape = LayerShape(keyValueHeadOfQuery: LayerShape.dense(headCount: queries.count, keyValueHeadCount: kvCount,
                                                                intermediateSize: 0).keyValueHeadOfQuery,
                          keyValueHeadCount: kvCount, intermediateSize: shape.intermediateSize)
@@ -81,39 +81,6 @@ public enum HuggingFaceExporter {
     config.originalIntermediateSize = width
     changes.parametersAfter = weights.parameterCount
     return (Model(config: config, weights: weights), changes, attentionBias, mlpBias)
-  }
-
-  /// A layer's attention rebuilt from the listed query and KV heads (nil = a zero head).
-  static func assembleHeads(_ layer: LayerWeights, queries: [Int?], keyValues: [Int?], d: Int, hidden h: Int) -> LayerWeights {
-    func rows(_ lin: Linear, _ heads: [Int?]) -> Linear {
-      var w = [Float](), b = [Float]()
-      for head in heads {
-        if let head {
-          w += lin.weight.storage[(head * d * h)..<((head + 1) * d * h)]
-          if let bias = lin.bias { b += bias[(head * d)..<((head + 1) * d)] }
-        } else {
-          w += [Float](repeating: 0, count: d * h)
-          b += [Float](repeating: 0, count: d)
-        }
-      }
-      return Linear(weight: Matrix(rows: heads.count * d, columns: h, storage: w), bias: lin.bias == nil ? nil : b)
-    }
-    var out = layer
-    out.query = rows(layer.query, queries)
-    out.key = rows(layer.key, keyValues)
-    out.value = rows(layer.value, keyValues)
-    let o = layer.output.weight
-    var ow = [Float]()
-    ow.reserveCapacity(h * queries.count * d)
-    for r in 0..<h {
-      for head in queries {
-        if let head { ow += o.storage[(r * o.columns + head * d)..<(r * o.columns + (head + 1) * d)] } else {
-          ow += [Float](repeating: 0, count: d)
-        }
-      }
-    }
-    out.output = Linear(weight: Matrix(rows: h, columns: queries.count * d, storage: ow), bias: layer.output.bias)
-    return out
   }
 
   /// config.json for the uniform model: HF keys only, biases as flagged.
