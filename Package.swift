@@ -51,7 +51,7 @@ let package = Package(
     .testTarget(name: "PruneTests", dependencies: ["Prune", "Transformer", "LinearAlgebra"],
                 resources: [.copy("Fixtures")]),
     // Runs the built `pare` binary as a user would: exit codes, error lines, outputs.
-    .testTarget(name: "EndToEndTests", dependencies: ["pare"]),
+    .testTarget(name: "EndToEndTests", dependencies: ["pare", "TestSupport"]),
     // Needs the real SmolLM2 model (scripts/fetch-smollm2.sh) and runs in release builds only.
     .testTarget(name: "RealModelTests", dependencies: ["Prune", "Transformer", "LinearAlgebra", "TestSupport"]),
   ]

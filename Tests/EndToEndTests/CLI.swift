@@ -1,4 +1,5 @@
 import Foundation
+import TestSupport
 
 /// Runs the built `pare` binary and captures what a user would see.
 enum CLI {
@@ -30,22 +31,7 @@ enum CLI {
   /// Runs `pare` with `arguments`; output goes through temporary files, so a chatty child
   /// can never block on a full pipe.
   static func runRaw(_ arguments: [String]) throws -> RawResult {
-    let dir = FileManager.default.temporaryDirectory
-      .appendingPathComponent("pare-e2e-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let outURL = dir.appendingPathComponent("stdout"), errURL = dir.appendingPathComponent("stderr")
-    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    let process = Process()
-    process.executableURL = binary
-    process.arguments = arguments
-    process.standardInput = FileHandle.nullDevice
-    process.standardOutput = try FileHandle(forWritingTo: outURL)
-    process.standardError = try FileHandle(forWritingTo: errURL)
-    try process.run()
-    process.waitUntilExit()
-    return RawResult(status: process.terminationStatus, stdoutData: try Data(contentsOf: outURL),
-                     stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+    let r = try ChildProcess.run(binary, arguments)
+    return RawResult(status: r.status, stdoutData: r.stdout, stderr: r.stderr)
   }
 }

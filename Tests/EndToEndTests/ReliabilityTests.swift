@@ -3,6 +3,7 @@
 // --out. Every case is the tiny byte-vocabulary llama (debug build, well under a second per
 // command).
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("reliability: non-finite weights, wrong formats, faults while writing", .serialized)
@@ -332,21 +333,7 @@ struct ReliabilityTests {
 extension CLI {
   /// Runs `/bin/sh -c script`, capturing its output like `run`.
   static func runShell(_ script: String) throws -> Result {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pare-e2e-sh-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let outURL = dir.appendingPathComponent("stdout"), errURL = dir.appendingPathComponent("stderr")
-    _ = FileManager.default.createFile(atPath: outURL.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: errURL.path, contents: nil)
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/sh")
-    p.arguments = ["-c", script]
-    p.standardInput = FileHandle.nullDevice
-    p.standardOutput = try FileHandle(forWritingTo: outURL)
-    p.standardError = try FileHandle(forWritingTo: errURL)
-    try p.run()
-    p.waitUntilExit()
-    return Result(status: p.terminationStatus, stdout: String(decoding: try Data(contentsOf: outURL), as: UTF8.self),
-                  stderr: String(decoding: try Data(contentsOf: errURL), as: UTF8.self))
+    let r = try ChildProcess.run(URL(fileURLWithPath: "/bin/sh"), ["-c", script])
+    return Result(status: r.status, stdout: String(decoding: r.stdout, as: UTF8.self), stderr: r.stderr)
   }
 }

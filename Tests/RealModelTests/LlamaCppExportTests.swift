@@ -3,6 +3,7 @@
 // skipped, saying so, when it is absent. Release builds only.
 
 import Foundation
+import TestSupport
 import LinearAlgebra
 import Prune
 import Testing
@@ -39,22 +40,8 @@ enum LlamaCpp {
 
   /// Runs `tool` from the build with `arguments`, output through files (no pipe deadlock).
   static func run(_ tool: String, _ arguments: [String]) throws -> Output {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("pare-llama-\(UUID().uuidString)")
-    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-    defer { try? FileManager.default.removeItem(at: dir) }
-    let out = dir.appendingPathComponent("out"), err = dir.appendingPathComponent("err")
-    _ = FileManager.default.createFile(atPath: out.path, contents: nil)
-    _ = FileManager.default.createFile(atPath: err.path, contents: nil)
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: binDirectory + "/" + tool)
-    p.arguments = arguments
-    p.standardInput = FileHandle.nullDevice
-    p.standardOutput = try FileHandle(forWritingTo: out)
-    p.standardError = try FileHandle(forWritingTo: err)
-    try p.run()
-    p.waitUntilExit()
-    return Output(status: p.terminationStatus, stdoutBytes: Array(try Data(contentsOf: out)),
-                  stderr: String(decoding: try Data(contentsOf: err), as: UTF8.self))
+    let r = try ChildProcess.run(URL(fileURLWithPath: binDirectory + "/" + tool), arguments)
+    return Output(status: r.status, stdoutBytes: Array(r.stdout), stderr: r.stderr)
   }
 }
 
