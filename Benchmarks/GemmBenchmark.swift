@@ -315,10 +315,12 @@ enum GemmBenchmark {
     return Double(r.output.trimmingCharacters(in: .whitespacesAndNewlines))
   }
 
-  static func runPython(_ arguments: [String], env: [String: String]) throws -> (status: Int32, output: String) {
+  /// Runs `python` (a path, or a name found on PATH) with `arguments`; its stdout, stderr dropped.
+  static func runPython(_ arguments: [String], env: [String: String] = [:],
+                        python: String = "python3") throws -> (status: Int32, output: String) {
     let p = Process()
     p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-    p.arguments = ["python3"] + arguments
+    p.arguments = [python] + arguments
     p.environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
     let pipe = Pipe()
     p.standardOutput = pipe

@@ -86,21 +86,14 @@ enum ZeroShotBenchmark {
   /// Times lm-evaluation-harness on the same items (the model load is not timed).
   static func runHarness(python: String, model: String, data: String, task: ZeroShotTask, limit: Int,
                          threads: Int) throws -> (seconds: Double, value: Double?) {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: python)
-    process.arguments = ["scripts/zeroshot-goldens.py", "--speed", "--model", model, "--data", data,
-                         "--limit", String(limit), "--tasks", task.rawValue, "--threads", String(threads)]
-    let out = Pipe()
-    process.standardOutput = out
-    process.standardError = FileHandle.nullDevice
-    try process.run()
-    let bytes = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    guard process.terminationStatus == 0,
-          let object = try JSONSerialization.jsonObject(with: bytes) as? [String: Any],
+    let run = try GemmBenchmark.runPython(
+      ["scripts/zeroshot-goldens.py", "--speed", "--model", model, "--data", data,
+       "--limit", String(limit), "--tasks", task.rawValue, "--threads", String(threads)], python: python)
+    guard run.status == 0,
+          let object = try JSONSerialization.jsonObject(with: Data(run.output.utf8)) as? [String: Any],
           let timings = (object["tasks"] as? [String: [String: Any]])?[task.rawValue],
           let seconds = timings["seconds"] as? Double
-    else { throw Failure(description: "the harness run for \(task.rawValue) failed (exit \(process.terminationStatus))") }
+    else { throw Failure(description: "the harness run for \(task.rawValue) failed (exit \(run.status))") }
     let key = task.paperMetric == .acc ? "acc" : "acc_norm"
     return (seconds, timings[key] as? Double)
   }

@@ -143,14 +143,15 @@ enum PruneCommand {
       progress.report(message)
     }
     progress.report("pruned: \(result.parametersBefore) → \(result.parametersAfter) parameters", final: true)
+    let requested = keep.map { "shape \(PruningReport.keepDescription($0))" } ?? String(format: "%.2f%%", 100 * sparsity)
+    let summary = String(format: "pruned %@: %d → %d parameters; achieved sparsity %.2f%% (requested %@) of the pruned layers' attention + MLP parameters",
+                         modelPath as NSString, result.parametersBefore, result.parametersAfter, 100 * result.achievedSparsity,
+                         requested as NSString)
 
     if writesGGUF {
       let type = ggufType ?? .f32
       let report = try ExportCommand.writeGGUF(loaded, model: result.model, out: out, type: type, overwrite: overwrite)
-      if !json {
-        print(String(format: "pruned %@: %d → %d parameters; achieved sparsity %.2f%% (requested %.2f%%)",
-                     modelPath as NSString, result.parametersBefore, result.parametersAfter, 100 * result.achievedSparsity, 100 * sparsity))
-      }
+      if !json { print(summary) }
       ExportCommand.printReport(report, out: out, type: type, source: loaded, json: json)
       return
     }
@@ -168,9 +169,7 @@ enum PruneCommand {
       report.layerShapes = result.model.config.layers.map(PruningReport.LayerSize.init)
       print(String(decoding: try report.json(pretty: false), as: UTF8.self))
     } else {
-      let requested = keep.map { "shape \(PruningReport.keepDescription($0))" } ?? String(format: "%.2f%%", 100 * sparsity)
-      print(String(format: "pruned %@: %d → %d parameters; achieved sparsity %.2f%% (requested %@) of the pruned layers' attention + MLP parameters",
-                   modelPath as NSString, result.parametersBefore, result.parametersAfter, 100 * result.achievedSparsity, requested as NSString))
+      print(summary)
       print("wrote \(out) (model.safetensors, config.json, tokenizer.json, report.md, report.json, widths.svg)")
     }
   }
