@@ -4,6 +4,7 @@
 // that is removed, counted exactly under GQA (K/V rows go only with their group's last
 // query head).
 
+import Foundation
 import Transformer
 
 /// How the budget is split between modules.
@@ -39,6 +40,48 @@ public enum Allocation {
       return LayerCut(heads: max(heads, 0),
                       channels: roundedCut(channels, width: shape.intermediateSize, roundTo: roundTo))
     }
+  }
+
+  /// Balanced (ours): layer l loses the fraction `s_l` of its removable parameters, split
+  /// between the modules by `headRatio` ρ: `round(ρ·s_l·q)` query heads (at most q − 1), then
+  /// as many MLP channels as fill the rest of the layer's budget (at most I − 1, kept width
+  /// rounded by `roundTo`). ρ = 1 removes about the same fraction of heads as of channels; a
+  /// smaller ρ spares heads, which cost this model far more than their parameter share
+  /// (docs/RESULTS.md, issue 14). A head is costed without its KV head (which goes only with
+  /// the last query head of its group), so a layer never loses less than its budget minus
+  /// one channel.
+  ///
+  /// Per-layer sparsity follows a depth ramp of strength `ramp` β over the n pruned layers in
+  /// order (position i = 0…n−1):
+  ///
+  /// ```
+  /// g_i = ln(1 + i) / ln(n),   s_i = s · (1 + β·(g_i − mean g))   clamped to [0, 0.95]
+  /// ```
+  /// so β = 0 is flat and β > 0 prunes early layers less and late layers more, keeping the
+  /// mean at s (SlimGPT's logarithmically increasing ratio, in our parametrisation).
+  public static func balanced(sparsity s: Double, headRatio rho: Double, ramp beta: Double,
+                              layers: [Int: LayerWeights], shapes: [Int: LayerShape],
+                              headDimension d: Int, roundTo: Int = 1) -> [Int: LayerCut] {
+    let ratios = rampedSparsity(s, ramp: beta, layers: shapes.keys.sorted())
+    return Dictionary(uniqueKeysWithValues: shapes.compactMap { index, shape -> (Int, LayerCut)? in
+      guard let weights = layers[index], let sl = ratios[index] else { return nil }
+      let q = shape.queryHeadCount, width = shape.intermediateSize
+      let heads = max(min(Int((rho * sl * Double(q)).rounded()), q - 1), 0)
+      let budget = sl * Double(ParameterCount.layer(weights).total)
+        - Double(heads * ParameterCount.queryHeadCost(weights, headDimension: d))
+      let channels = max(min(Int((budget / Double(ParameterCount.channelCost(weights))).rounded()), width - 1), 0)
+      return (index, LayerCut(heads: heads, channels: roundedCut(channels, width: width, roundTo: roundTo)))
+    })
+  }
+
+  /// `s_i = s·(1 + β·(g_i − mean g))`, `g_i = ln(1 + i)/ln(n)`, per layer index in `layers`
+  /// (ascending), clamped to [0, 0.95]; all s when β = 0 or one layer.
+  static func rampedSparsity(_ s: Double, ramp beta: Double, layers: [Int]) -> [Int: Double] {
+    let n = layers.count
+    guard beta != 0, n > 1 else { return Dictionary(uniqueKeysWithValues: layers.map { ($0, s) }) }
+    let g = (0..<n).map { log(1 + Double($0)) / log(Double(n)) }
+    let mean = g.reduce(0, +) / Double(n)
+    return Dictionary(uniqueKeysWithValues: zip(layers, g).map { ($0, min(max(s * (1 + beta * ($1 - mean)), 0), 0.95)) })
   }
 
   /// Global: each module's scores are standardised (z = (s − mean)/std); units are removed in

@@ -157,20 +157,21 @@ public struct PruningPipeline: Sendable {
                                 rng: inout SplitMix64) throws -> (M, ModuleOutcome) {
     var module = module
     var statistics: ModuleStatistics?, levelTwoProblem: LeastSquares?, distances: [[Double]]?
+    var scoredInner: Matrix?  // the level-2 input on X̂ after recovery: all rows, every unit
     var dense = ModuleObservation(output: Matrix(rows: 0, columns: 0)), target = dense.output, xp = target
     if streams.hasData {
       // 1. Observe: Y1 and Y2 from the dense stream; X̂ from the pruned stream.
       let xd = module.layer.applyNorm(M.normSite, to: streams.dense)
       xp = module.layer.applyNorm(M.normSite, to: streams.pruned)
-      dense = module.observe(xd, batch: streams.batch, request: ModuleRequest(levelOne: plan.recovery))
+      dense = module.observe(xd, batch: streams.batch, request: ModuleRequest())
       target = moduleTarget(dense.output, streams: streams)
-      // 2. Recovery, level 1: W̄1 = argmin ‖X̂W1ᵀ − Y1‖² + λ‖W1 − prior‖².
-      if plan.recovery { module.levelOne = try refitLevelOne(module, inputs: xp, targets: dense.levelOne, layer: layer) }
+      // 2. Recovery, level 1: W̄1 = argmin ‖X̂W1ᵀ − Y1‖² + λ‖W1 − prior‖², Y1 = level 1 on X_d.
+      if plan.recovery { module.levelOne = try refitLevelOne(module, inputs: xp, denseInputs: xd, layer: layer) }
       // 3a. Observe the (recovered) module on X̂ for scoring; accumulate level 2's problem.
       let (seen, stats) = module.observeForScoring(
         xp, batch: streams.batch, criterion: plan.criterion, rows: streams.scoringRows,
         headDistanceSequences: plan.headSimilarityTau == nil ? 0 : streams.scoringSequences)
-      (statistics, distances) = (stats, seen.headDistances)
+      (statistics, distances, scoredInner) = (stats, seen.headDistances, seen.inner)
       if plan.fitsWeights {
         var problem = LeastSquares(inputWidth: seen.inner.columns, outputWidth: target.columns, intercept: true)
         problem.accumulate(x: seen.inner, y: target)
@@ -207,9 +208,11 @@ public struct PruningPipeline: Sendable {
     var outcome = ModuleOutcome(kept: kept.map { original[$0] }, removed: removed.map { original[$0] },
                                 redundant: redundant.isEmpty ? nil : redundant.map { original[$0] }, distances: distances,
                                 scores: scores)
-    // 5. Advance both streams.
-    if streams.hasData {
-      let yp = module.observe(xp, batch: streams.batch, request: ModuleRequest()).output
+    // 5. Advance both streams. Level 1 is final since scoring, so the pruned module's output
+    // is the scored inner activation of the kept units through the new level 2.
+    if streams.hasData, let inner = scoredInner {
+      let keptInner = removed.isEmpty ? inner : inner.selectingColumns(module.columns(of: kept))
+      let yp = matmulTransposed(keptInner, module.levelTwo.weight, bias: module.levelTwo.bias)
       outcome.error = relativeSquaredError(yp, target)
       add(&streams.dense, dense.output)
       add(&streams.pruned, yp)
@@ -230,13 +233,14 @@ public struct PruningPipeline: Sendable {
   }
 
   /// Pre-pruning recovery of level 1 (Alg. 2–4): all level-1 linears fitted as one stacked
-  /// linear against their dense outputs `targets`, then split back.
-  func refitLevelOne<M: DepthTwoModule>(_ module: M, inputs: Matrix, targets: [Matrix], layer: Int) throws -> [Linear] {
+  /// linear against their dense outputs (the same stacked linear on `denseInputs`), then
+  /// split back. `module` is still dense here, so its level 1 gives the targets.
+  func refitLevelOne<M: DepthTwoModule>(_ module: M, inputs: Matrix, denseInputs: Matrix, layer: Int) throws -> [Linear] {
     let parts = module.levelOne
     let prior = Linear(weight: concatenateRows(parts.map(\.weight)),
                        bias: parts[0].bias.map { $0 + parts.dropFirst().flatMap { $0.bias ?? [] } })
     var problem = LeastSquares(inputWidth: inputs.columns, outputWidth: prior.outputCount, intercept: parts[0].bias != nil)
-    problem.accumulate(x: inputs, y: concatenateColumns(targets))
+    problem.accumulate(x: inputs, targetsOf: prior, appliedTo: denseInputs)
     let fit = try fitted(problem, keeping: nil, prior: prior, layer: layer, "\(M.name) \(M.linearNames.levelOne)")
     var start = 0
     return parts.map { part in
@@ -272,7 +276,14 @@ public struct PruningPipeline: Sendable {
   /// when there is no data).
   func allocate(model: Model, sequences: [[Int]], layers: Range<Int>, progress: (String) -> Void) throws -> [Int: LayerCut] {
     let shapes = Dictionary(uniqueKeysWithValues: layers.map { ($0, model.config.layers[$0]) })
-    guard plan.allocation != .uniform else { return Allocation.uniform(sparsity: plan.sparsity, shapes: shapes, roundTo: plan.roundTo) }
+    if plan.allocation == .uniform {
+      guard plan.headRatio != nil || plan.ramp != 0 else {
+        return Allocation.uniform(sparsity: plan.sparsity, shapes: shapes, roundTo: plan.roundTo)
+      }
+      return Allocation.balanced(sparsity: plan.sparsity, headRatio: plan.headRatio ?? 1, ramp: plan.ramp,
+                                 layers: Dictionary(uniqueKeysWithValues: layers.map { ($0, model.weights.layers[$0]) }),
+                                 shapes: shapes, headDimension: model.config.headDimension, roundTo: plan.roundTo)
+    }
     progress("allocation: scoring the dense model")
     var rng = SplitMix64(seed: plan.seed ^ 0x474C_4F42)
     var streams = try Streams(model: model, sequences: sequences, scoringSequences: sequences.count)

@@ -71,6 +71,13 @@ public struct PruningPlan: Sendable, Equatable {
   public var dampingPrior: DampingPrior
   /// Kept MLP widths rounded to multiples of this (1 = no rounding).
   public var roundTo: Int
+  /// With uniform allocation: `nil` removes the fraction s of each module's units; a value ρ
+  /// removes round(ρ·s·heads) heads per layer and fills the layer's parameter budget with
+  /// MLP channels (`Allocation.balanced`).
+  public var headRatio: Double?
+  /// With uniform allocation: depth ramp β of the per-layer sparsity (0 = flat;
+  /// `Allocation.rampedSparsity`).
+  public var ramp: Double
   public var seed: UInt64
 
   /// A plan; `nil` arguments take the defaults above (`recoverySamples`:
@@ -81,7 +88,7 @@ public struct PruningPlan: Sendable, Equatable {
               calibration: CalibrationSource, samples: Int? = nil, sequenceLength: Int? = nil,
               recoverySamples: Int? = nil, recovery: Bool = false, remedy: Bool = false,
               target: ReconstructionTarget = .residual, damp: Double? = nil, dampingPrior: DampingPrior = .original,
-              roundTo: Int = 1, seed: UInt64 = 0) {
+              roundTo: Int = 1, headRatio: Double? = nil, ramp: Double = 0, seed: UInt64 = 0) {
     self.sparsity = sparsity
     self.criterion = criterion
     self.headSimilarityTau = headSimilarityTau
@@ -100,7 +107,18 @@ public struct PruningPlan: Sendable, Equatable {
     self.damp = damp ?? (dampingPrior == .original ? 0.1 : 0.01)
     self.dampingPrior = dampingPrior
     self.roundTo = roundTo
+    self.headRatio = headRatio
+    self.ramp = ramp
     self.seed = seed
+  }
+
+  /// Whether `pare prune` repairs (recovery + remedy) when neither `--fast` nor a
+  /// `--[no-]recovery` / `--[no-]remedy` flag says otherwise: for the output-approximation
+  /// criteria (ours and the paper's) with calibration data, the best configuration measured
+  /// (docs/RESULTS.md). Baselines run as published (FLAP with its own bias compensation), and
+  /// without data there is nothing to fit.
+  public static func repairsByDefault(criterion: Criterion, calibration: CalibrationSource) -> Bool {
+    calibration != .none && [.exactMoment, .secondMoment].contains(criterion)
   }
 
   /// Whether the run needs the least-squares statistics.
@@ -121,8 +139,14 @@ public struct PruningPlan: Sendable, Equatable {
     guard (0..<1).contains(sparsity) else { throw .invalidPlan("sparsity \(sparsity) outside [0, 1)") }
     if let keep {
       guard keep.heads != nil || keep.channels != nil else { throw .invalidPlan("keep names neither heads nor channels") }
-      guard sparsity == 0, fixedCuts == nil, allocation == .uniform, roundTo == 1 else {
-        throw .invalidPlan("keep fixes every pruned layer's shape: it excludes sparsity, fixed cuts, global/energy allocation and round-to")
+      guard sparsity == 0, fixedCuts == nil, allocation == .uniform, roundTo == 1, headRatio == nil, ramp == 0 else {
+        throw .invalidPlan("keep fixes every pruned layer's shape: it excludes sparsity, fixed cuts, global/energy allocation, round-to, head ratio and ramp")
+      }
+    }
+    if headRatio != nil || ramp != 0 {
+      guard allocation == .uniform else { throw .invalidPlan("head ratio and ramp shape the uniform allocation, not \(allocation.rawValue)") }
+      guard (0...2).contains(headRatio ?? 1), (-2...2).contains(ramp) else {
+        throw .invalidPlan("head ratio must lie in [0, 2] and ramp in [-2, 2]")
       }
     }
   }

@@ -41,6 +41,30 @@ public struct LeastSquares: Sendable {
     rowCount += x.rows
   }
 
+  /// Adds a block of rows X (T × inputWidth) whose targets are `linear` applied to other
+  /// inputs of the same rows, `Y = X_d·Aᵀ + a` (X_d: T × A's input width), without forming Y:
+  ///
+  /// ```
+  /// X̃ᵀY = (X̃ᵀX̃_d)·[Aᵀ; aᵀ]      (X̃_d = [X_d 1] when `linear` has a bias)
+  /// ```
+  /// which costs T·K·K' instead of T·K·N when the targets are wider than the inputs (the
+  /// level-1 recovery: N = 3·1536 gate + up outputs from K = 577 inputs). Exact in exact
+  /// arithmetic; in Float it differs from `accumulate(x:y:)` only by summation order.
+  public mutating func accumulate(x: Matrix, targetsOf linear: Linear, appliedTo xd: Matrix) {
+    precondition(x.columns == inputWidth && linear.outputCount == outputWidth && x.rows == xd.rows
+                   && xd.columns == linear.inputCount,
+                 "LeastSquares: X \(x.shape), X_d \(xd.shape), linear \(linear.weight.shape)")
+    let xt = intercept ? x.appendingOnesColumn() : x
+    let xdt = linear.bias == nil ? xd : xd.appendingOnesColumn()
+    accumulateGram(xt, into: &gram)
+    var inner = Matrix(rows: xt.columns, columns: xdt.columns)
+    accumulateCross(xt, xdt, into: &inner)
+    let stacked = linear.bias.map { b in concatenateColumns([linear.weight, Matrix(rows: b.count, columns: 1, storage: b)]) }
+      ?? linear.weight
+    add(&cross, matmulTransposed(inner, stacked))
+    rowCount += x.rows
+  }
+
   /// The ridge solution, as a linear layer (outputWidth × |kept|, bias when fitting an
   /// intercept), using only the input columns `kept` (ascending; all when nil), in that order.
   ///

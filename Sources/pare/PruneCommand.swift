@@ -30,8 +30,15 @@ enum PruneCommand {
       --layers A..<B          layers to prune (default all)
       --allocation uniform|global|energy   (default uniform; energy: relative output damage per parameter, ours)
       --round-to N            kept MLP widths rounded to multiples of N
-      --recovery              refit level-1 then level-2 weights before removal (Alg. 2–4)
-      --remedy                refit level-2 weights over the kept units after removal
+      --head-ratio R          uniform allocation: remove round(R·s·heads) query heads per layer and fill the
+                              layer's parameter budget with MLP channels (R in [0, 2]; unset: each module loses s)
+      --ramp B                uniform allocation: per-layer sparsity rising with depth, s·(1 + B·(g − mean g)),
+                              g = ln(1+i)/ln(layers) (B in [-2, 2]; 0 = flat)
+      --fast                  no least-squares repair: score and remove only (seconds instead of a minute)
+      --recovery, --no-recovery   refit level-1 then level-2 weights before removal (Alg. 2–4)
+      --remedy, --no-remedy   refit level-2 weights over the kept units after removal
+                              (both default on for exact-moment and second-moment with calibration data,
+                              off for the baselines, which run as published)
       --target residual|module   least-squares target: the dense module output plus the error already on the
                               residual stream (default, measured best) or the dense module output alone
       --damp X                ridge damping ratio λ/mean(diag) (default 0.1 with --damp-prior original, 0.01 with zero)
@@ -51,7 +58,9 @@ enum PruneCommand {
     if args.wantsHelp { print(help); return }
     let json = args.flag("--json")
     var progress = ProgressReporter(flag: args.flag("--progress"))
-    let recovery = args.flag("--recovery"), remedy = args.flag("--remedy")
+    let fast = args.flag("--fast")
+    let recoveryOn = args.flag("--recovery"), remedyOn = args.flag("--remedy")
+    let recoveryOff = args.flag("--no-recovery"), remedyOff = args.flag("--no-remedy")
     let selfGenerated = args.flag("--self-generated")
     let overwrite = args.flag("--overwrite")
     guard let out = try args.option("--out") else { throw UsageError("--out DIR is required") }
@@ -76,6 +85,8 @@ enum PruneCommand {
     let layers = try args.option("--layers").map(parseLayers)
     let requestedAllocation = try args.choice("--allocation", as: AllocationStrategy.self)
     let requestedRoundTo = try args.int("--round-to", in: 1...65_536)
+    let headRatio = try args.double("--head-ratio", in: 0...2)
+    let ramp = try args.double("--ramp", in: -2...2)
     let target = try args.choice("--target", as: ReconstructionTarget.self) ?? .residual
     let damp = try args.double("--damp", in: 0...1e6)
     let dampingPrior = try args.choice("--damp-prior", as: DampingPrior.self) ?? .original
@@ -92,9 +103,13 @@ enum PruneCommand {
       if requestedSparsity != nil { throw UsageError("--keep and --sparsity exclude each other") }
       if let a = requestedAllocation, a != .uniform { throw UsageError("--keep and --allocation \(a.rawValue) exclude each other") }
       if requestedRoundTo != nil { throw UsageError("--keep and --round-to exclude each other") }
+      if headRatio != nil || ramp != nil { throw UsageError("--keep and --head-ratio/--ramp exclude each other") }
     }
     guard let sparsity = keep == nil ? requestedSparsity : 0 else { throw UsageError("--sparsity S (or --keep heads=H,channels=C) is required") }
     let allocation = requestedAllocation ?? .uniform, roundTo = requestedRoundTo ?? 1
+    if allocation != .uniform && (headRatio != nil || ramp != nil) {
+      throw UsageError("--head-ratio and --ramp shape --allocation uniform, not \(allocation.rawValue)")
+    }
     if calibrationPath != nil && selfGenerated { throw UsageError("--calibration and --self-generated exclude each other") }
     if calibrationPath == nil && format != nil { throw UsageError("--format goes with --calibration") }
     let calibration: CalibrationSource
@@ -104,10 +119,16 @@ enum PruneCommand {
     } else {
       calibration = selfGenerated ? .selfGenerated : .none
     }
+    if recoveryOn && recoveryOff { throw UsageError("--recovery and --no-recovery exclude each other") }
+    if remedyOn && remedyOff { throw UsageError("--remedy and --no-remedy exclude each other") }
+    if fast && (recoveryOn || remedyOn) { throw UsageError("--fast excludes --recovery and --remedy") }
+    let repairs = !fast && PruningPlan.repairsByDefault(criterion: criterion, calibration: calibration)
+    let recovery = recoveryOn || (repairs && !recoveryOff), remedy = remedyOn || (repairs && !remedyOff)
     let plan = PruningPlan(sparsity: sparsity, criterion: criterion, headSimilarityTau: tau, allocation: allocation,
                            keep: keep, layers: layers, calibration: calibration, samples: samples, sequenceLength: seqLen,
                            recoverySamples: recoverySamples, recovery: recovery, remedy: remedy, target: target, damp: damp,
-                           dampingPrior: dampingPrior, roundTo: roundTo, seed: UInt64(seed))
+                           dampingPrior: dampingPrior, roundTo: roundTo, headRatio: headRatio, ramp: ramp ?? 0,
+                           seed: UInt64(seed))
     if calibration == .none && plan.needsData {
       throw UsageError("criterion \(criterion.rawValue)\(recovery || remedy ? " with recovery/remedy" : "")\(tau != nil ? " with head similarity" : "") needs --calibration PATH --format F or --self-generated (or use --criterion data-free)")
     }

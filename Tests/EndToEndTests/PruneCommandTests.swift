@@ -120,4 +120,55 @@ struct PruneCommandTests {
     let summary = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
     #expect((summary["parameters_after"] as? Int ?? .max) < (summary["parameters_before"] as? Int ?? 0))
   }
+
+  /// The plan `pare prune` ran, from its --json summary.
+  static func plan(_ arguments: [String]) throws -> [String: Any] {
+    let out = Self.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: out) }
+    let r = try CLI.run(["prune", TinyBytesModel.gguf, "--out", out.path, "--sparsity", "0.5", "--json"] + arguments)
+    #expect(r.status == 0, "stderr: \(r.stderr)")
+    let summary = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    return try #require(summary["plan"] as? [String: Any])
+  }
+
+  @Test("with calibration and no flags, ours repairs (recovery + remedy on 128 sequences); --fast and the baselines do not")
+  func repairDefaults() throws {
+    let plain = try Self.plan(Self.calibration)
+    #expect(plain["recovery"] as? Bool == true && plain["remedy"] as? Bool == true)
+    #expect(plain["recovery_samples"] as? Int == 128 && plain["criterion"] as? String == "exact-moment")
+    let fast = try Self.plan(Self.calibration + ["--fast"])
+    #expect(fast["recovery"] as? Bool == false && fast["remedy"] as? Bool == false)
+    let flap = try Self.plan(Self.calibration + ["--criterion", "flap"])
+    #expect(flap["recovery"] as? Bool == false && flap["remedy"] as? Bool == false)
+    let remedyOnly = try Self.plan(Self.calibration + ["--no-recovery"])
+    #expect(remedyOnly["recovery"] as? Bool == false && remedyOnly["remedy"] as? Bool == true)
+    let flapRemedy = try Self.plan(Self.calibration + ["--criterion", "flap", "--remedy"])
+    #expect(flapRemedy["recovery"] as? Bool == false && flapRemedy["remedy"] as? Bool == true)
+    let dataFree = try Self.plan(["--criterion", "data-free"])
+    #expect(dataFree["recovery"] as? Bool == false && dataFree["remedy"] as? Bool == false)
+  }
+
+  @Test("contradictory repair flags are usage errors", arguments: [["--fast", "--recovery"], ["--recovery", "--no-recovery"],
+                                                                    ["--remedy", "--no-remedy"], ["--head-ratio", "3"],
+                                                                    ["--ramp", "1", "--allocation", "global"]])
+  func contradictoryFlags(flags: [String]) throws {
+    let r = try CLI.run(["prune", TinyBytesModel.gguf, "--out", Self.temporaryFolder().path, "--sparsity", "0.5"] + flags + Self.calibration)
+    #expect(r.status == 2 && r.stderr.hasPrefix("error: "), "\(r.status) \(r.stderr)")
+  }
+
+  @Test("--head-ratio and --ramp shape the uniform cut and are recorded in the report")
+  func headRatio() throws {
+    let out = Self.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: out) }
+    // ρ = 0: no head goes; 50% of each layer's attention + MLP parameters comes from the MLP alone.
+    let r = try CLI.run(["prune", TinyBytesModel.gguf, "--out", out.path, "--sparsity", "0.5", "--head-ratio", "0", "--fast", "--json"]
+                        + Self.calibration)
+    #expect(r.status == 0, "stderr: \(r.stderr)")
+    let summary = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    let shapes = try #require(summary["layer_shapes"] as? [[String: Int]])
+    #expect(shapes.allSatisfy { $0["heads"] == 4 && ($0["channels"] ?? 48) < 24 })
+    #expect((summary["plan"] as? [String: Any])?["head_ratio"] as? Double == 0)
+    let achieved = try #require(summary["achieved_sparsity"] as? Double)
+    #expect(abs(achieved - 0.5) < 0.03)
+  }
 }

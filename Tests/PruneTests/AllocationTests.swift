@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import LinearAlgebra
 import Transformer
@@ -58,5 +59,35 @@ struct AllocationTests {
     #expect(cuts[1]!.channels > 0 && cuts[0]!.channels == 0)
     let removed = cuts.values.reduce(0) { $0 + $1.channels } * ParameterCount.channelCost(layer)
     #expect(Double(removed) >= 0.2 * Double(2 * ParameterCount.layer(layer).total))
+  }
+
+  @Test("balanced removes round(ρ·s·heads) heads and fills the layer's budget with channels", arguments: [0.0, 0.5, 1.0])
+  func balanced(rho: Double) {
+    let (layer, shape) = TinyLayer.llama(hidden: 8, heads: 6, kvHeads: 2, d: 2, width: 40)
+    let s = 0.4
+    let cut = Allocation.balanced(sparsity: s, headRatio: rho, ramp: 0, layers: [3: layer], shapes: [3: shape], headDimension: 2)[3]!
+    #expect(cut.heads == Int((rho * s * 6).rounded()))
+    // Written out by hand: the budget left after the heads, in whole channels (nearest).
+    let budget = s * Double(ParameterCount.layer(layer).total) - Double(cut.heads * ParameterCount.queryHeadCost(layer, headDimension: 2))
+    #expect(cut.channels == Int((budget / Double(ParameterCount.channelCost(layer))).rounded()))
+    let removed = ParameterCount.removed(layer, shape: shape, headDimension: 2, removedHeads: Set(0..<cut.heads), removedChannels: cut.channels)
+    #expect(abs(Double(removed) - s * Double(ParameterCount.layer(layer).total)) <= Double(ParameterCount.channelCost(layer)))
+  }
+
+  @Test("the depth ramp keeps the mean sparsity, rises with depth and is flat at β = 0")
+  func ramp() {
+    let layers = Array(5..<35)
+    let flat = Allocation.rampedSparsity(0.3, ramp: 0, layers: layers)
+    #expect(layers.allSatisfy { flat[$0] == 0.3 })
+    let ramped = Allocation.rampedSparsity(0.3, ramp: 1, layers: layers)
+    let values = layers.map { ramped[$0]! }
+    #expect(abs(values.reduce(0, +) / Double(values.count) - 0.3) < 1e-12)
+    #expect(zip(values, values.dropFirst()).allSatisfy { $0 < $1 })
+    // Layer 5 is the first pruned layer: g = 0, so s·(1 − mean g); mean g computed naively.
+    let meanG = (0..<30).map { log(1 + Double($0)) / log(30.0) }.reduce(0, +) / 30
+    #expect(abs(ramped[5]! - 0.3 * (1 - meanG)) < 1e-12)
+    // A strong ramp clamps at [0, 0.95].
+    let steep = Allocation.rampedSparsity(0.9, ramp: 2, layers: layers)
+    #expect(steep.values.allSatisfy { (0...0.95).contains($0) })
   }
 }

@@ -54,6 +54,26 @@ struct LeastSquaresTests {
     #expect(fit.bias!.allSatisfy { abs($0) < Tolerance.leastSquares })
   }
 
+  @Test("targets given as a linear layer on other inputs accumulate the same statistics as the formed targets",
+        arguments: [(false, false), (false, true), (true, false), (true, true)])
+  func targetsOfLinear(intercept: Bool, targetBias: Bool) throws {
+    var rng = SplitMix64(seed: 21)
+    // 4 inputs, targets from a 6-wide dense input through a 9-output layer (wider than the inputs).
+    let linear = Linear(weight: .random(rows: 9, columns: 6, using: &rng),
+                        bias: targetBias ? (0..<9).map { _ in rng.nextFloat(in: -1...1) } : nil)
+    var formed = LeastSquares(inputWidth: 4, outputWidth: 9, intercept: intercept), implicit = formed
+    for block in [3, 50] {
+      let x = Matrix.random(rows: block, columns: 4, using: &rng), xd = Matrix.random(rows: block, columns: 6, using: &rng)
+      formed.accumulate(x: x, y: matmulTransposed(xd, linear.weight, bias: linear.bias))
+      implicit.accumulate(x: x, targetsOf: linear, appliedTo: xd)
+    }
+    #expect(implicit.rowCount == formed.rowCount)
+    #expect(implicit.gram.storage == formed.gram.storage)
+    // The cross terms agree up to Float32 summation order over 53 rows of O(1) products.
+    let scale = formed.cross.storage.map(abs).max()!
+    #expect(Self.maxAbsDifference(implicit.cross.storage, formed.cross.storage) <= 1e-5 * scale)
+  }
+
   static func maxAbsDifference(_ a: [Float], _ b: [Float]) -> Float {
     zip(a, b).map { abs($0 - $1) }.max() ?? 0
   }

@@ -138,6 +138,7 @@ extension PruningPlan: Codable {
     case keep
     case headSimilarityTau = "head_similarity_tau", fixedCuts = "fixed_cuts", sequenceLength = "sequence_length"
     case recoverySamples = "recovery_samples", dampingPrior = "damp_prior", roundTo = "round_to"
+    case headRatio = "head_ratio", ramp
   }
 
   /// Layers as `"A..<B"`, fixed cuts keyed by the layer index as a string.
@@ -160,6 +161,8 @@ extension PruningPlan: Codable {
     try c.encode(damp, forKey: .damp)
     try c.encode(dampingPrior, forKey: .dampingPrior)
     try c.encode(roundTo, forKey: .roundTo)
+    try c.encodeIfPresent(headRatio, forKey: .headRatio)
+    if ramp != 0 { try c.encode(ramp, forKey: .ramp) }
     try c.encode(seed, forKey: .seed)
   }
 
@@ -174,6 +177,8 @@ extension PruningPlan: Codable {
     fixedCuts = try c.decodeIfPresent([String: LayerCut].self, forKey: .fixedCuts)
       .map { Dictionary(uniqueKeysWithValues: $0.compactMap { key, cut in Int(key).map { ($0, cut) } }) }
     keep = try c.decodeIfPresent(KeepShape.self, forKey: .keep)
+    headRatio = try c.decodeIfPresent(Double.self, forKey: .headRatio)
+    ramp = try c.decodeIfPresent(Double.self, forKey: .ramp) ?? 0
     layers = try c.decodeIfPresent(String.self, forKey: .layers).map { text in
       let bounds = text.components(separatedBy: "..<").compactMap { Int($0) }
       guard bounds.count == 2, bounds[0] <= bounds[1] else {
