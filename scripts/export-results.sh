@@ -7,7 +7,8 @@
 #   scripts/export-results.sh OUT.tsv LABEL=MODEL [LABEL=MODEL …]
 # env: TYPES (default "f32 q8_0 q4_0"), SIZE_TYPES (sizes only; default all eight), PARE
 # (default .build/release/pare), LLAMA_CPP_BIN (default ${PARE_CACHE:-~/.cache/pare}/llama.cpp/bin),
-# WORK (exported files; default /tmp/pare-export-results), CHUNKS (default 256).
+# WORK (exported files; default /tmp/pare-export-results), CHUNKS (default 256), BENCH (0 skips
+# llama-bench, whose figures `pare-bench decode` takes side by side with Pare's own; default 1).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out=$1; shift
@@ -32,9 +33,9 @@ for pair in "$@"; do
       pare_rate=$(echo "$eval_json" | python3 -c 'import json,sys; print("%.0f" % json.load(sys.stdin)["tokens_per_second"])')
       llama_ppl=$(nice -n 10 "$bin/llama-perplexity" -m "$f" -f "$data" -c 128 -b 128 --chunks "$chunks" -t 1 2>&1 \
         | sed -n 's/.*Final estimate: PPL = \([0-9.]*\).*/\1/p')
-      bench=$(nice -n 10 "$bin/llama-bench" -m "$f" -p 128 -n 128 -t 1 -r 3 -o csv 2>/dev/null)
-      pp=$(echo "$bench" | python3 -c 'import csv,sys; r=[x for x in csv.DictReader(sys.stdin) if x["n_prompt"]=="128"]; print("%.1f" % float(r[0]["avg_ts"]))')
-      tg=$(echo "$bench" | python3 -c 'import csv,sys; r=[x for x in csv.DictReader(sys.stdin) if x["n_gen"]=="128"]; print("%.1f" % float(r[0]["avg_ts"]))')
+      [ "${BENCH:-1}" = 0 ] || bench=$(nice -n 10 "$bin/llama-bench" -m "$f" -p 128 -n 128 -t 1 -r 3 -o csv 2>/dev/null)
+      [ "${BENCH:-1}" = 0 ] || pp=$(echo "$bench" | python3 -c 'import csv,sys; r=[x for x in csv.DictReader(sys.stdin) if x["n_prompt"]=="128"]; print("%.1f" % float(r[0]["avg_ts"]))')
+      [ "${BENCH:-1}" = 0 ] || tg=$(echo "$bench" | python3 -c 'import csv,sys; r=[x for x in csv.DictReader(sys.stdin) if x["n_gen"]=="128"]; print("%.1f" % float(r[0]["avg_ts"]))')
     fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$label" "$t" "$(stat -c %s "$f")" "$pare_ppl" "$pare_rate" "$llama_ppl" "$pp" "$tg" | tee -a "$out"
   done
