@@ -1,0 +1,299 @@
+// Dot products of one stored row with a Float vector, unpacking the blocks in registers.
+//
+// Legend: K = row length, x = the activation vector (K floats), b = block index, q = the
+// stored small integers of a block, d / m / dmin its (f16) scale and offsets.
+//
+//   F32 / F16 / BF16   Σ w_i·x_i, 16 lanes at a time (F16 and BF16 widened in registers)
+//   Q8_0               Σ_b d_b · Σ_j q_j·x_j
+//   Q4_0               Σ_b d_b · Σ_j (q_j − 8)·x_j          (q − 8 formed in Int8 lanes)
+//   Q4_1               Σ_b d_b · Σ_j q_j·x_j + m_b · Σ_j x_j
+//   Q4_K               Σ_b [d · Σ_s sc_s · Σ_j q_j·x_j − dmin · Σ_s mn_s · Σ_j x_j]   (s: 8 × 32)
+//   Q6_K               Σ_b d · Σ_s sc_s · Σ_j (q_j − 32)·x_j                          (s: 16 × 16)
+//
+// The block layouts are those of Files/Dequantize.swift (ggml's). These are the same sums
+// the dequantise-then-F32 path computes, in another order: the results agree to float
+// rounding (the activations are NOT requantised to 8 bits, unlike llama.cpp's integer dots,
+// so the quantised path changes no numerics beyond summation order).
+//
+// Lane conversions are written as scalar loops over a SIMD16: LLVM turns them into one
+// widening move and one int→float convert (vpmovzxbd/vpmovsxbd + vcvtdq2ps with AVX-512),
+// where the stdlib's generic SIMD conversion initialisers stay out-of-line calls.
+
+// MARK: - Lanes
+
+@inline(__always)
+func lanes(_ q: SIMD16<UInt8>) -> SIMD16<Float> {
+  var f = SIMD16<Float>()
+  for i in 0..<16 { f[i] = Float(q[i]) }
+  return f
+}
+
+@inline(__always)
+func lanes(_ q: SIMD16<Int8>) -> SIMD16<Float> {
+  var f = SIMD16<Float>()
+  for i in 0..<16 { f[i] = Float(q[i]) }
+  return f
+}
+
+@inline(__always)
+func halfLanes(_ h: SIMD16<UInt16>) -> SIMD16<Float> {
+  var f = SIMD16<Float>()
+  for i in 0..<16 { f[i] = floatFromHalf(h[i]) }
+  return f
+}
+
+@inline(__always)
+func bfloat16Lanes(_ h: SIMD16<UInt16>) -> SIMD16<Float> {
+  var u = SIMD16<UInt32>()
+  for i in 0..<16 { u[i] = UInt32(h[i]) << 16 }
+  var f = SIMD16<Float>()
+  for i in 0..<16 { f[i] = Float(bitPattern: u[i]) }
+  return f
+}
+
+/// acc += a ⊙ b (fused when the target has FMA).
+@inline(__always)
+func multiplyAdd(_ acc: inout SIMD16<Float>, _ a: SIMD16<Float>, _ b: SIMD16<Float>) {
+  #if PARE_FMA
+  acc.addProduct(a, b)
+  #else
+  acc += a * b
+  #endif
+}
+
+@inline(__always)
+func floats16(_ p: UnsafeRawPointer, _ byteOffset: Int) -> SIMD16<Float> {
+  p.loadUnaligned(fromByteOffset: byteOffset, as: SIMD16<Float>.self)
+}
+
+@inline(__always)
+func bytes16<T: BitwiseCopyable>(_ p: UnsafeRawPointer, _ byteOffset: Int, as: T.Type) -> T {
+  p.loadUnaligned(fromByteOffset: byteOffset, as: T.self)
+}
+
+@inline(__always)
+func halfScalar(_ p: UnsafeRawPointer, _ byteOffset: Int) -> Float {
+  floatFromHalf(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: byteOffset, as: UInt16.self)))
+}
+
+// MARK: - Plain types
+
+/// Σ w_i·x_i for K floats (two 16-lane accumulators, then a scalar tail).
+@inline(__always)
+func dotF32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+  let xr = UnsafeRawPointer(x)
+  var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
+  var i = 0
+  while i + 32 <= k {
+    multiplyAdd(&a0, floats16(w, 4 * i), floats16(xr, 4 * i))
+    multiplyAdd(&a1, floats16(w, 4 * i + 64), floats16(xr, 4 * i + 64))
+    i += 32
+  }
+  if i + 16 <= k {
+    multiplyAdd(&a0, floats16(w, 4 * i), floats16(xr, 4 * i))
+    i += 16
+  }
+  var s = (a0 + a1).sum()
+  let wf = w.assumingMemoryBound(to: Float.self)
+  while i < k { s += wf[i] * x[i]; i += 1 }
+  return s
+}
+
+@inline(__always)
+func dotF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+  let xr = UnsafeRawPointer(x)
+  var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
+  var i = 0
+  while i + 32 <= k {
+    multiplyAdd(&a0, halfLanes(bytes16(w, 2 * i, as: SIMD16<UInt16>.self)), floats16(xr, 4 * i))
+    multiplyAdd(&a1, halfLanes(bytes16(w, 2 * i + 32, as: SIMD16<UInt16>.self)), floats16(xr, 4 * i + 64))
+    i += 32
+  }
+  if i + 16 <= k {
+    multiplyAdd(&a0, halfLanes(bytes16(w, 2 * i, as: SIMD16<UInt16>.self)), floats16(xr, 4 * i))
+    i += 16
+  }
+  var s = (a0 + a1).sum()
+  while i < k { s += halfScalar(w, 2 * i) * x[i]; i += 1 }
+  return s
+}
+
+@inline(__always)
+func dotBF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+  let xr = UnsafeRawPointer(x)
+  var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
+  var i = 0
+  while i + 32 <= k {
+    multiplyAdd(&a0, bfloat16Lanes(bytes16(w, 2 * i, as: SIMD16<UInt16>.self)), floats16(xr, 4 * i))
+    multiplyAdd(&a1, bfloat16Lanes(bytes16(w, 2 * i + 32, as: SIMD16<UInt16>.self)), floats16(xr, 4 * i + 64))
+    i += 32
+  }
+  if i + 16 <= k {
+    multiplyAdd(&a0, bfloat16Lanes(bytes16(w, 2 * i, as: SIMD16<UInt16>.self)), floats16(xr, 4 * i))
+    i += 16
+  }
+  var s = (a0 + a1).sum()
+  while i < k {
+    s += floatFromBFloat16(UInt16(littleEndian: w.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) * x[i]
+    i += 1
+  }
+  return s
+}
+
+// MARK: - 32-element blocks
+
+@inline(__always)
+func dotQ8_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+  let xr = UnsafeRawPointer(x)
+  var acc = SIMD16<Float>()
+  for b in 0..<(k / 32) {
+    let p = w + 34 * b, xb = 128 * b
+    var s = lanes(bytes16(p, 2, as: SIMD16<Int8>.self)) * floats16(xr, xb)
+    multiplyAdd(&s, lanes(bytes16(p, 18, as: SIMD16<Int8>.self)), floats16(xr, xb + 64))
+    multiplyAdd(&acc, SIMD16(repeating: halfScalar(p, 0)), s)
+  }
+  return acc.sum()
+}
+
+@inline(__always)
+func dotQ4_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+  let xr = UnsafeRawPointer(x)
+  var acc = SIMD16<Float>()
+  let eight = SIMD16<Int8>(repeating: 8)
+  for b in 0..<(k / 32) {
+    let p = w + 18 * b, xb = 128 * b
+    let q = bytes16(p, 2, as: SIMD16<UInt8>.self)
+    let low = SIMD16<Int8>(truncatingIfNeeded: q & 0xF) &- eight
+    let high = SIMD16<Int8>(truncatingIfNeeded: q &>> 4) &- eight
+    var s = lanes(low) * floats16(xr, xb)
+    multiplyAdd(&s, lanes(high), floats16(xr, xb + 64))
+    multiplyAdd(&acc, SIMD16(repeating: halfScalar(p, 0)), s)
+  }
+  return acc.sum()
+}
+
+@inline(__always)
+func dotQ4_1(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+  let xr = UnsafeRawPointer(x)
+  var acc = SIMD16<Float>(), offsets = SIMD16<Float>()
+  for b in 0..<(k / 32) {
+    let p = w + 20 * b, xb = 128 * b
+    let q = bytes16(p, 4, as: SIMD16<UInt8>.self)
+    let x0 = floats16(xr, xb), x1 = floats16(xr, xb + 64)
+    var s = lanes(q & 0xF) * x0
+    multiplyAdd(&s, lanes(q &>> 4), x1)
+    multiplyAdd(&acc, SIMD16(repeating: halfScalar(p, 0)), s)
+    multiplyAdd(&offsets, SIMD16(repeating: halfScalar(p, 2)), x0 + x1)
+  }
+  return (acc + offsets).sum()
+}
+
+// MARK: - 256-element super-blocks
+
+@inline(__always)
+func dotQ4_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+  let xr = UnsafeRawPointer(x)
+  var acc = SIMD16<Float>()
+  for b in 0..<(k / 256) {
+    let p = w + 144 * b, xb = 1024 * b
+    let scales = (p + 4).assumingMemoryBound(to: UInt8.self)
+    var scaled = SIMD16<Float>(), mins = SIMD16<Float>()
+    for chunk in 0..<4 {
+      let (sc1, mn1) = scaleAndMinK4(2 * chunk, scales)
+      let (sc2, mn2) = scaleAndMinK4(2 * chunk + 1, scales)
+      let q0 = bytes16(p, 16 + 32 * chunk, as: SIMD16<UInt8>.self)
+      let q1 = bytes16(p, 32 + 32 * chunk, as: SIMD16<UInt8>.self)
+      let xc = xb + 256 * chunk
+      let x0 = floats16(xr, xc), x1 = floats16(xr, xc + 64), x2 = floats16(xr, xc + 128), x3 = floats16(xr, xc + 192)
+      var s1 = lanes(q0 & 0xF) * x0
+      multiplyAdd(&s1, lanes(q1 & 0xF), x1)
+      var s2 = lanes(q0 &>> 4) * x2
+      multiplyAdd(&s2, lanes(q1 &>> 4), x3)
+      multiplyAdd(&scaled, SIMD16(repeating: Float(sc1)), s1)
+      multiplyAdd(&scaled, SIMD16(repeating: Float(sc2)), s2)
+      multiplyAdd(&mins, SIMD16(repeating: Float(mn1)), x0 + x1)
+      multiplyAdd(&mins, SIMD16(repeating: Float(mn2)), x2 + x3)
+    }
+    multiplyAdd(&acc, SIMD16(repeating: halfScalar(p, 0)), scaled)
+    multiplyAdd(&acc, SIMD16(repeating: -halfScalar(p, 2)), mins)
+  }
+  return acc.sum()
+}
+
+@inline(__always)
+func dotQ6_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+  let xr = UnsafeRawPointer(x)
+  var acc = SIMD16<Float>()
+  let offset = SIMD16<Int8>(repeating: 32)
+  for b in 0..<(k / 256) {
+    let p = w + 210 * b, xb = 1024 * b
+    var scaled = SIMD16<Float>()
+    for part in 0..<2 {
+      let ql = 64 * part, qh = 128 + 32 * part
+      let sc = UnsafeRawPointer(p + 192 + 8 * part).assumingMemoryBound(to: Int8.self)
+      let xp = xb + 512 * part
+      for h in 0..<2 {
+        let low = bytes16(p, ql + 16 * h, as: SIMD16<UInt8>.self)
+        let low2 = bytes16(p, ql + 32 + 16 * h, as: SIMD16<UInt8>.self)
+        let high = bytes16(p, qh + 16 * h, as: SIMD16<UInt8>.self)
+        let q1 = (low & 0xF) | ((high & 3) &<< 4)
+        let q2 = (low2 & 0xF) | (((high &>> 2) & 3) &<< 4)
+        let q3 = (low &>> 4) | (((high &>> 4) & 3) &<< 4)
+        let q4 = (low2 &>> 4) | ((high &>> 6) &<< 4)
+        let xh = xp + 64 * h
+        func term(_ q: SIMD16<UInt8>, _ scale: Int8, _ xOffset: Int) -> (SIMD16<Float>, SIMD16<Float>) {
+          (SIMD16(repeating: Float(scale)), lanes(SIMD16<Int8>(truncatingIfNeeded: q) &- offset) * floats16(xr, xOffset))
+        }
+        var (s, v) = term(q1, sc[h], xh)
+        multiplyAdd(&scaled, s, v)
+        (s, v) = term(q2, sc[h + 2], xh + 128)
+        multiplyAdd(&scaled, s, v)
+        (s, v) = term(q3, sc[h + 4], xh + 256)
+        multiplyAdd(&scaled, s, v)
+        (s, v) = term(q4, sc[h + 6], xh + 384)
+        multiplyAdd(&scaled, s, v)
+      }
+    }
+    multiplyAdd(&acc, SIMD16(repeating: halfScalar(p, 208)), scaled)
+  }
+  return acc.sum()
+}
+
+// MARK: - Dispatch
+
+/// The dot kernel of `type`: (row bytes, x, K) → Σ w·x. `type` must be computable.
+typealias RowDot = (UnsafeRawPointer, UnsafePointer<Float>, Int) -> Float
+
+/// Calls `body` with the specialised kernel of `type`, so the per-row loop inside `body` is
+/// compiled once per type with the kernel inlined.
+@inline(__always)
+func withRowDot<R>(_ type: GGMLType, _ body: (RowDot) -> R) -> R {
+  switch type {
+  case .f32: return body { dotF32($0, $1, $2) }
+  case .f16: return body { dotF16($0, $1, $2) }
+  case .bf16: return body { dotBF16($0, $1, $2) }
+  case .q8_0: return body { dotQ8_0($0, $1, $2) }
+  case .q4_0: return body { dotQ4_0($0, $1, $2) }
+  case .q4_1: return body { dotQ4_1($0, $1, $2) }
+  case .q4_K: return body { dotQ4_K($0, $1, $2) }
+  case .q6_K: return body { dotQ6_K($0, $1, $2) }
+  default: preconditionFailure("no dot kernel for \(type.name)")
+  }
+}
+
+extension QuantizedMatrix {
+  /// Row `r` · x (x holds `columns` floats).
+  public func dot(row r: Int, _ x: UnsafePointer<Float>) -> Float {
+    let k = columns
+    return withRowDot(type) { $0(row(r), x, k) }
+  }
+
+  /// y = W·x (+ bias), one thread: the reference for the parallel paths.
+  public func multiply(_ x: [Float], bias: [Float]? = nil) -> [Float] {
+    precondition(x.count == columns, "\(x.count) inputs for \(columns) columns")
+    precondition(bias == nil || bias!.count == rows, "bias length")
+    return x.withUnsafeBufferPointer { xp in
+      (0..<rows).map { r in dot(row: r, xp.baseAddress!) + (bias?[r] ?? 0) }
+    }
+  }
+}
