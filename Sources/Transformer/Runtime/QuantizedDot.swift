@@ -76,6 +76,15 @@ func halfScalar(_ p: UnsafeRawPointer, _ byteOffset: Int) -> Float {
   floatFromHalf(UInt16(littleEndian: p.loadUnaligned(fromByteOffset: byteOffset, as: UInt16.self)))
 }
 
+/// Σ lanes as a tree of vector adds (the stdlib's `sum()` adds the 16 lanes one by one).
+@inline(__always)
+func laneSum(_ v: SIMD16<Float>) -> Float {
+  let a = v.lowHalf + v.highHalf
+  let b = a.lowHalf + a.highHalf
+  let c = b.lowHalf + b.highHalf
+  return c[0] + c[1]
+}
+
 // MARK: - Plain types
 
 /// Σ w_i·x_i for K floats (two 16-lane accumulators, then a scalar tail).
@@ -93,7 +102,7 @@ func dotF32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float
     multiplyAdd(&a0, floats16(w, 4 * i), floats16(xr, 4 * i))
     i += 16
   }
-  var s = (a0 + a1).sum()
+  var s = laneSum(a0 + a1)
   let wf = w.assumingMemoryBound(to: Float.self)
   while i < k { s += wf[i] * x[i]; i += 1 }
   return s
@@ -113,7 +122,7 @@ func dotF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float
     multiplyAdd(&a0, halfLanes(bytes16(w, 2 * i, as: SIMD16<UInt16>.self)), floats16(xr, 4 * i))
     i += 16
   }
-  var s = (a0 + a1).sum()
+  var s = laneSum(a0 + a1)
   while i < k { s += halfScalar(w, 2 * i) * x[i]; i += 1 }
   return s
 }
@@ -132,7 +141,7 @@ func dotBF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Floa
     multiplyAdd(&a0, bfloat16Lanes(bytes16(w, 2 * i, as: SIMD16<UInt16>.self)), floats16(xr, 4 * i))
     i += 16
   }
-  var s = (a0 + a1).sum()
+  var s = laneSum(a0 + a1)
   while i < k {
     s += floatFromBFloat16(UInt16(littleEndian: w.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) * x[i]
     i += 1
@@ -145,38 +154,47 @@ func dotBF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Floa
 @inline(__always)
 func dotQ8_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
   let xr = UnsafeRawPointer(x)
-  var acc = SIMD16<Float>()
-  for b in 0..<(k / 32) {
+  // Two accumulators (even and odd blocks): two independent FMA chains.
+  var acc = (SIMD16<Float>(), SIMD16<Float>())
+  @inline(__always) func block(_ b: Int, _ acc: inout SIMD16<Float>) {
     let p = w + 34 * b, xb = 128 * b
     var s = lanes(bytes16(p, 2, as: SIMD16<Int8>.self)) * floats16(xr, xb)
     multiplyAdd(&s, lanes(bytes16(p, 18, as: SIMD16<Int8>.self)), floats16(xr, xb + 64))
     multiplyAdd(&acc, SIMD16(repeating: halfScalar(p, 0)), s)
   }
-  return acc.sum()
+  let blocks = k / 32
+  var b = 0
+  while b + 2 <= blocks { block(b, &acc.0); block(b + 1, &acc.1); b += 2 }
+  if b < blocks { block(b, &acc.0) }
+  return laneSum(acc.0 + acc.1)
 }
 
 @inline(__always)
 func dotQ4_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
   let xr = UnsafeRawPointer(x)
-  var acc = SIMD16<Float>()
+  var acc = (SIMD16<Float>(), SIMD16<Float>())
   let eight = SIMD16<Int8>(repeating: 8)
-  for b in 0..<(k / 32) {
+  @inline(__always) func block(_ b: Int, _ acc: inout SIMD16<Float>) {
     let p = w + 18 * b, xb = 128 * b
     let q = bytes16(p, 2, as: SIMD16<UInt8>.self)
-    let low = SIMD16<Int8>(truncatingIfNeeded: q & 0xF) &- eight
-    let high = SIMD16<Int8>(truncatingIfNeeded: q &>> 4) &- eight
+    let low = unsafeBitCast(q & 0xF, to: SIMD16<Int8>.self) &- eight
+    let high = unsafeBitCast(q &>> 4, to: SIMD16<Int8>.self) &- eight
     var s = lanes(low) * floats16(xr, xb)
     multiplyAdd(&s, lanes(high), floats16(xr, xb + 64))
     multiplyAdd(&acc, SIMD16(repeating: halfScalar(p, 0)), s)
   }
-  return acc.sum()
+  let blocks = k / 32
+  var b = 0
+  while b + 2 <= blocks { block(b, &acc.0); block(b + 1, &acc.1); b += 2 }
+  if b < blocks { block(b, &acc.0) }
+  return laneSum(acc.0 + acc.1)
 }
 
 @inline(__always)
 func dotQ4_1(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
   let xr = UnsafeRawPointer(x)
-  var acc = SIMD16<Float>(), offsets = SIMD16<Float>()
-  for b in 0..<(k / 32) {
+  var acc = (SIMD16<Float>(), SIMD16<Float>()), offsets = (SIMD16<Float>(), SIMD16<Float>())
+  @inline(__always) func block(_ b: Int, _ acc: inout SIMD16<Float>, _ offsets: inout SIMD16<Float>) {
     let p = w + 20 * b, xb = 128 * b
     let q = bytes16(p, 4, as: SIMD16<UInt8>.self)
     let x0 = floats16(xr, xb), x1 = floats16(xr, xb + 64)
@@ -185,7 +203,11 @@ func dotQ4_1(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Floa
     multiplyAdd(&acc, SIMD16(repeating: halfScalar(p, 0)), s)
     multiplyAdd(&offsets, SIMD16(repeating: halfScalar(p, 2)), x0 + x1)
   }
-  return (acc + offsets).sum()
+  let blocks = k / 32
+  var b = 0
+  while b + 2 <= blocks { block(b, &acc.0, &offsets.0); block(b + 1, &acc.1, &offsets.1); b += 2 }
+  if b < blocks { block(b, &acc.0, &offsets.0) }
+  return laneSum((acc.0 + acc.1) + (offsets.0 + offsets.1))
 }
 
 // MARK: - 256-element super-blocks
@@ -197,7 +219,7 @@ func dotQ4_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Floa
   for b in 0..<(k / 256) {
     let p = w + 144 * b, xb = 1024 * b
     let scales = (p + 4).assumingMemoryBound(to: UInt8.self)
-    var scaled = SIMD16<Float>(), mins = SIMD16<Float>()
+    var scaled = SIMD16<Float>(), scaled2 = SIMD16<Float>(), mins = SIMD16<Float>()
     for chunk in 0..<4 {
       let (sc1, mn1) = scaleAndMinK4(2 * chunk, scales)
       let (sc2, mn2) = scaleAndMinK4(2 * chunk + 1, scales)
@@ -210,14 +232,14 @@ func dotQ4_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Floa
       var s2 = lanes(q0 &>> 4) * x2
       multiplyAdd(&s2, lanes(q1 &>> 4), x3)
       multiplyAdd(&scaled, SIMD16(repeating: Float(sc1)), s1)
-      multiplyAdd(&scaled, SIMD16(repeating: Float(sc2)), s2)
+      multiplyAdd(&scaled2, SIMD16(repeating: Float(sc2)), s2)
       multiplyAdd(&mins, SIMD16(repeating: Float(mn1)), x0 + x1)
       multiplyAdd(&mins, SIMD16(repeating: Float(mn2)), x2 + x3)
     }
-    multiplyAdd(&acc, SIMD16(repeating: halfScalar(p, 0)), scaled)
+    multiplyAdd(&acc, SIMD16(repeating: halfScalar(p, 0)), scaled + scaled2)
     multiplyAdd(&acc, SIMD16(repeating: -halfScalar(p, 2)), mins)
   }
-  return acc.sum()
+  return laneSum(acc)
 }
 
 @inline(__always)
@@ -227,7 +249,7 @@ func dotQ6_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Floa
   let offset = SIMD16<Int8>(repeating: 32)
   for b in 0..<(k / 256) {
     let p = w + 210 * b, xb = 1024 * b
-    var scaled = SIMD16<Float>()
+    var scaled = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
     for part in 0..<2 {
       let ql = 64 * part, qh = 128 + 32 * part
       let sc = UnsafeRawPointer(p + 192 + 8 * part).assumingMemoryBound(to: Int8.self)
@@ -242,21 +264,21 @@ func dotQ6_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Floa
         let q4 = (low2 &>> 4) | ((high &>> 6) &<< 4)
         let xh = xp + 64 * h
         func term(_ q: SIMD16<UInt8>, _ scale: Int8, _ xOffset: Int) -> (SIMD16<Float>, SIMD16<Float>) {
-          (SIMD16(repeating: Float(scale)), lanes(SIMD16<Int8>(truncatingIfNeeded: q) &- offset) * floats16(xr, xOffset))
+          (SIMD16(repeating: Float(scale)), lanes(unsafeBitCast(q, to: SIMD16<Int8>.self) &- offset) * floats16(xr, xOffset))
         }
         var (s, v) = term(q1, sc[h], xh)
-        multiplyAdd(&scaled, s, v)
+        multiplyAdd(&scaled.0, s, v)
         (s, v) = term(q2, sc[h + 2], xh + 128)
-        multiplyAdd(&scaled, s, v)
+        multiplyAdd(&scaled.1, s, v)
         (s, v) = term(q3, sc[h + 4], xh + 256)
-        multiplyAdd(&scaled, s, v)
+        multiplyAdd(&scaled.2, s, v)
         (s, v) = term(q4, sc[h + 6], xh + 384)
-        multiplyAdd(&scaled, s, v)
+        multiplyAdd(&scaled.3, s, v)
       }
     }
-    multiplyAdd(&acc, SIMD16(repeating: halfScalar(p, 208)), scaled)
+    multiplyAdd(&acc, SIMD16(repeating: halfScalar(p, 208)), (scaled.0 + scaled.1) + (scaled.2 + scaled.3))
   }
-  return acc.sum()
+  return laneSum(acc)
 }
 
 // MARK: - Dispatch

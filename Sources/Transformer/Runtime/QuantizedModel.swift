@@ -200,3 +200,16 @@ extension QuantizedMatrix {
     return found.values.lazy.compactMap { $0 }.first
   }
 }
+
+extension QuantizedModel {
+  /// The runtime model of `path` when it is a GGUF file of a family the runtime supports;
+  /// nil for folders and other families (callers then use `ModelLoader`).
+  /// - Throws: as `init(file:allowNonFinite:)` for a supported file that is broken.
+  public static func openIfSupported(path: String, allowNonFinite: Bool = false) throws -> QuantizedModel? {
+    var isDirectory = false
+    guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory else { return nil }
+    guard let file = try? GGUFFile(contentsOf: URL(fileURLWithPath: path)),
+          let config = try? ModelConfig(gguf: file), supports(config) else { return nil }
+    return try QuantizedModel(file: file, allowNonFinite: allowNonFinite)
+  }
+}
