@@ -68,7 +68,7 @@ struct QuantizedKernelTests {
         arguments: computableTypes)
   func parallelPathsMatch(type: GGMLType) {
     var rng = SplitMix64(seed: 5)
-    let k = type.blockSize == 1 ? 48 : type.blockSize, rows = 301, tokens = 3
+    let k = type.blockSize == 1 ? 53 : type.blockSize, rows = 301, tokens = 6  // 4×4 tiles and leftovers; F32 K with a tail
     let m = QuantizedMatrix.quantizing(Matrix.random(rows: rows, columns: k, scale: 1, using: &rng), as: type)
     let bias = FloatBuffer((0..<rows).map { _ in rng.nextFloat(in: -1...1) })
     let xs = (0..<(tokens * k)).map { _ in rng.nextFloat(in: -1...1) }

@@ -100,8 +100,10 @@ struct GemvPlan: @unchecked Sendable {
   }
 }
 
-/// Y (T × R) = X (T × K) · Wᵀ (+ bias), or added to Y: rows of W in parallel pieces, each row
-/// dequantised once (F32 rows are used in place) and dotted with the T rows of X.
+/// Y (T × R) = X (T × K) · Wᵀ (+ bias), or added to Y: rows of W in parallel pieces of 16;
+/// each row is dequantised once into a per-task buffer (F32 rows are read in place), then
+/// tiles of 4 rows × 4 tokens run `dotTile` (16 accumulators: every weight and input load
+/// feeds four FMAs); leftover rows and tokens use `dotF32`.
 func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
                     y: UnsafeMutablePointer<Float>, bias: FloatBuffer?, accumulate: Bool) {
   let rows = w.rows, k = w.columns
@@ -112,17 +114,74 @@ func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
   let biasPointer = bias.map { UnsafePointer($0.pointer) }
   nonisolated(unsafe) let bp = biasPointer
   parallelFor(tasks: tasks) { t in
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: max(k, 1)) { scratch in
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: max(4 * k, 1)) { scratch in
       guard let s = scratch.baseAddress else { return }
-      for r in (t * size)..<min(rows, (t + 1) * size) {
-        let row: UnsafeRawPointer
-        if w.type == .f32 { row = w.row(r) } else { w.dequantizeRow(r, into: s); row = UnsafeRawPointer(s) }
-        let b = bp?[r] ?? 0
-        for i in 0..<tokens {
-          let v = dotF32(row, xp + i * k, k) + b
-          if accumulate { yp[i * rows + r] += v } else { yp[i * rows + r] = v }
+      let first = t * size, end = min(rows, first + size)
+      var r = first
+      while r < end {
+        let count = min(4, end - r)
+        var rowPointers = (UnsafeRawPointer(s), UnsafeRawPointer(s), UnsafeRawPointer(s), UnsafeRawPointer(s))
+        for i in 0..<count {
+          let p: UnsafeRawPointer
+          if w.type == .f32 { p = w.row(r + i) } else { w.dequantizeRow(r + i, into: s + i * k); p = UnsafeRawPointer(s + i * k) }
+          switch i { case 0: rowPointers.0 = p; case 1: rowPointers.1 = p; case 2: rowPointers.2 = p; default: rowPointers.3 = p }
         }
+        @inline(__always) func store(_ row: Int, _ token: Int, _ v: Float) {
+          let value = v + (bp?[row] ?? 0)
+          if accumulate { yp[token * rows + row] += value } else { yp[token * rows + row] = value }
+        }
+        var token = 0
+        if count == 4 {
+          while token + 4 <= tokens {
+            let tile = dotTile(rowPointers, xp + token * k, k)
+            for i in 0..<4 { for j in 0..<4 { store(r + i, token + j, tile[i * 4 + j]) } }
+            token += 4
+          }
+        }
+        let ps = [rowPointers.0, rowPointers.1, rowPointers.2, rowPointers.3]
+        for i in 0..<count {
+          for j in token..<tokens { store(r + i, j, dotF32(ps[i], xp + j * k, k)) }
+        }
+        r += count
       }
     }
   }
+}
+
+/// The 4 × 4 dot products of rows w.0…w.3 with the four consecutive input rows at x (stride
+/// K): result[i·4 + j] = w_i · x_j.
+@inline(__always)
+func dotTile(_ w: (UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer),
+             _ x: UnsafePointer<Float>, _ k: Int) -> SIMD16<Float> {
+  let x0 = UnsafeRawPointer(x), x1 = UnsafeRawPointer(x + k), x2 = UnsafeRawPointer(x + 2 * k), x3 = UnsafeRawPointer(x + 3 * k)
+  var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
+  var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>()
+  var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>()
+  var a30 = SIMD16<Float>(), a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>()
+  var i = 0
+  while i + 16 <= k {
+    let o = 4 * i
+    let v0 = floats16(x0, o), v1 = floats16(x1, o), v2 = floats16(x2, o), v3 = floats16(x3, o)
+    var u = floats16(w.0, o)
+    multiplyAdd(&a00, u, v0); multiplyAdd(&a01, u, v1); multiplyAdd(&a02, u, v2); multiplyAdd(&a03, u, v3)
+    u = floats16(w.1, o)
+    multiplyAdd(&a10, u, v0); multiplyAdd(&a11, u, v1); multiplyAdd(&a12, u, v2); multiplyAdd(&a13, u, v3)
+    u = floats16(w.2, o)
+    multiplyAdd(&a20, u, v0); multiplyAdd(&a21, u, v1); multiplyAdd(&a22, u, v2); multiplyAdd(&a23, u, v3)
+    u = floats16(w.3, o)
+    multiplyAdd(&a30, u, v0); multiplyAdd(&a31, u, v1); multiplyAdd(&a32, u, v2); multiplyAdd(&a33, u, v3)
+    i += 16
+  }
+  var out = SIMD16<Float>(laneSum(a00), laneSum(a01), laneSum(a02), laneSum(a03),
+                          laneSum(a10), laneSum(a11), laneSum(a12), laneSum(a13),
+                          laneSum(a20), laneSum(a21), laneSum(a22), laneSum(a23),
+                          laneSum(a30), laneSum(a31), laneSum(a32), laneSum(a33))
+  if i < k {  // scalar tail (K not a multiple of 16)
+    let ws = [w.0, w.1, w.2, w.3].map { $0.assumingMemoryBound(to: Float.self) }
+    while i < k {
+      for r in 0..<4 { for j in 0..<4 { out[r * 4 + j] += ws[r][i] * x[j * k + i] } }
+      i += 1
+    }
+  }
+  return out
 }
