@@ -266,10 +266,21 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
     var total: Float = 0
     for t in 0..<n { let e = _exp(scores[t] - m); scores[t] = e; total += e }
     let inv = 1 / total
-    for i in 0..<d { out[i] = 0 }
-    for t in 0..<n {
-      let w = scores[t] * inv, row = v + t * width
-      for i in 0..<d { out[i] += w * row[i] }
+    // Σ_t p_t·v_t in 16-column strips held in registers, then a scalar tail.
+    var c = 0
+    while c + 16 <= d {
+      var acc = SIMD16<Float>()
+      for t in 0..<n {
+        multiplyAdd(&acc, SIMD16(repeating: scores[t]), floats16(UnsafeRawPointer(v + t * width), 4 * c))
+      }
+      UnsafeMutableRawPointer(out + c).storeBytes(of: acc * inv, as: SIMD16<Float>.self)
+      c += 16
+    }
+    while c < d {
+      var acc: Float = 0
+      for t in 0..<n { acc += scores[t] * v[t * width + c] }
+      out[c] = acc * inv
+      c += 1
     }
   }
 }

@@ -7,6 +7,7 @@
 //   Q8_0               Σ_b d_b · Σ_j q_j·x_j
 //   Q4_0               Σ_b d_b · Σ_j (q_j − 8)·x_j          (q − 8 formed in Int8 lanes)
 //   Q4_1               Σ_b d_b · Σ_j q_j·x_j + m_b · Σ_j x_j
+//   Q5_0               Σ_b d_b · Σ_j (q_j + 16·h_j)·x_j − 16·d_b · Σ_j x_j    (h_j: the fifth bit)
 //   Q4_K               Σ_b [d · Σ_s sc_s · Σ_j q_j·x_j − dmin · Σ_s mn_s · Σ_j x_j]   (s: 8 × 32)
 //   Q6_K               Σ_b d · Σ_s sc_s · Σ_j (q_j − 32)·x_j                          (s: 16 × 16)
 //
@@ -210,6 +211,40 @@ func dotQ4_1(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Floa
   return laneSum((acc.0 + acc.1) + (offsets.0 + offsets.1))
 }
 
+@inline(__always)
+func lanes(_ q: SIMD16<UInt32>) -> SIMD16<Float> {
+  var f = SIMD16<Float>()
+  for i in 0..<16 { f[i] = Float(q[i]) }
+  return f
+}
+
+private let lowBitShifts = SIMD16<UInt32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
+
+@inline(__always)
+func dotQ5_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+  let xr = UnsafeRawPointer(x)
+  var acc = (SIMD16<Float>(), SIMD16<Float>()), offsets = (SIMD16<Float>(), SIMD16<Float>())
+  @inline(__always) func block(_ b: Int, _ acc: inout SIMD16<Float>, _ offsets: inout SIMD16<Float>) {
+    let p = w + 22 * b, xb = 128 * b
+    let bits = SIMD16<UInt32>(repeating: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 2, as: UInt32.self)))
+    let q = bytes16(p, 6, as: SIMD16<UInt8>.self)
+    let x0 = floats16(xr, xb), x1 = floats16(xr, xb + 64)
+    var low = lanes(q & 0xF), high = lanes(q &>> 4)
+    multiplyAdd(&low, lanes((bits &>> lowBitShifts) & 1), SIMD16(repeating: 16))
+    multiplyAdd(&high, lanes((bits &>> (lowBitShifts &+ 16)) & 1), SIMD16(repeating: 16))
+    var s = low * x0
+    multiplyAdd(&s, high, x1)
+    let d = halfScalar(p, 0)
+    multiplyAdd(&acc, SIMD16(repeating: d), s)
+    multiplyAdd(&offsets, SIMD16(repeating: -16 * d), x0 + x1)
+  }
+  let blocks = k / 32
+  var b = 0
+  while b + 2 <= blocks { block(b, &acc.0, &offsets.0); block(b + 1, &acc.1, &offsets.1); b += 2 }
+  if b < blocks { block(b, &acc.0, &offsets.0) }
+  return laneSum((acc.0 + acc.1) + (offsets.0 + offsets.1))
+}
+
 // MARK: - 256-element super-blocks
 
 @inline(__always)
@@ -297,6 +332,7 @@ func withRowDot<R>(_ type: GGMLType, _ body: (RowDot) -> R) -> R {
   case .q8_0: return body { dotQ8_0($0, $1, $2) }
   case .q4_0: return body { dotQ4_0($0, $1, $2) }
   case .q4_1: return body { dotQ4_1($0, $1, $2) }
+  case .q5_0: return body { dotQ5_0($0, $1, $2) }
   case .q4_K: return body { dotQ4_K($0, $1, $2) }
   case .q6_K: return body { dotQ6_K($0, $1, $2) }
   default: preconditionFailure("no dot kernel for \(type.name)")

@@ -25,7 +25,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
   private let owner: AnyObject?
 
   /// The types the runtime computes on directly (the dot kernels of QuantizedDot.swift).
-  public static let computableTypes: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q4_K, .q6_K]
+  public static let computableTypes: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q4_K, .q6_K]
 
   /// Copies `bytes`, the `rows · columns` elements of a matrix stored as `type`.
   /// - Precondition: `type` is computable, `columns` a multiple of its block size, and

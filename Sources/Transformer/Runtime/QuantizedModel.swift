@@ -1,12 +1,13 @@
 // The edge runtime's model: a llama-family GGUF whose weights stay in their stored types
-// (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K, Q6_K), read in place from the memory-mapped file.
+// (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q4_K, Q6_K), read in place from the memory-mapped
+// file. (Q5_0 matters: Pare's and llama.cpp's K-quant exports store rows that are not whole
+// 256-blocks — SmolLM2's 576-wide inputs — as Q5_0.)
 // Run time memory ≈ the file's size + the KV cache + a few activation vectors.
 //
 // Differences from `Model` (Model/Weights.swift), all deliberate:
 // - Q and K keep the GGUF row order (llama.cpp's interleaved RoPE pairs): RoPE rotates the
 //   pairs (2i, 2i+1) here instead of un-permuting rows on load. Q·K is the same sum either way.
-// - Types without a kernel (Q5_0, the fallback of K-quant rows that are not whole 256-blocks)
-//   are dequantised to F32 on load.
+// - Dequantisable types without a kernel are dequantised to F32 on load.
 // - Only the forward pass: pruning, calibration and perplexity evaluation keep `Model` and
 //   its F32 weights (their numerics unchanged, see README "Decisions").
 
