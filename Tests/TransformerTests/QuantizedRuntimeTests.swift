@@ -64,6 +64,20 @@ struct QuantizedKernelTests {
     }
   }
 
+  @Test("rows unpacked in registers equal the reference block decoder bit for bit", arguments: computableTypes)
+  func unpackMatchesDequantize(type: GGMLType) {
+    var rng = SplitMix64(seed: 9)
+    for (rows, k) in Self.shapes(type) {
+      let m = QuantizedMatrix.quantizing(Matrix.random(rows: rows, columns: k, scale: 3, using: &rng), as: type)
+      var fast = [Float](repeating: .nan, count: k), reference = [Float](repeating: .nan, count: k)
+      for r in 0..<rows {
+        fast.withUnsafeMutableBufferPointer { m.unpackRow(r, into: $0.baseAddress!) }
+        reference.withUnsafeMutableBufferPointer { m.dequantizeRow(r, into: $0.baseAddress!) }
+        #expect(fast.map(\.bitPattern) == reference.map(\.bitPattern), "\(type.name) \(rows)×\(k) row \(r)")
+      }
+    }
+  }
+
   @Test("the parallel GEMV plan and the batched product equal the one-thread rows bit for bit / within rounding",
         arguments: computableTypes)
   func parallelPathsMatch(type: GGMLType) {

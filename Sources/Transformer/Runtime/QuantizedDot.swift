@@ -355,3 +355,66 @@ extension QuantizedMatrix {
     }
   }
 }
+
+// MARK: - Row dequantisation in registers (the prefill's per-row unpacking)
+
+@inline(__always)
+private func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+  UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
+
+/// Row `w` (K elements of `type`) as floats into `out`: the values `dequantizeBlocks` gives
+/// (the same products of exactly representable factors), 16 lanes at a time.
+func dequantizeRowVectorised(_ type: GGMLType, _ w: UnsafeRawPointer, _ k: Int, into out: UnsafeMutablePointer<Float>) {
+  switch type {
+  case .q8_0:
+    for b in 0..<(k / 32) {
+      let p = w + 34 * b, d = SIMD16<Float>(repeating: halfScalar(p, 0))
+      store16(d * lanes(bytes16(p, 2, as: SIMD16<Int8>.self)), out + 32 * b)
+      store16(d * lanes(bytes16(p, 18, as: SIMD16<Int8>.self)), out + 32 * b + 16)
+    }
+  case .q4_0:
+    let eight = SIMD16<Int8>(repeating: 8)
+    for b in 0..<(k / 32) {
+      let p = w + 18 * b, d = SIMD16<Float>(repeating: halfScalar(p, 0))
+      let q = bytes16(p, 2, as: SIMD16<UInt8>.self)
+      store16(d * lanes(unsafeBitCast(q & 0xF, to: SIMD16<Int8>.self) &- eight), out + 32 * b)
+      store16(d * lanes(unsafeBitCast(q &>> 4, to: SIMD16<Int8>.self) &- eight), out + 32 * b + 16)
+    }
+  case .q4_1:
+    for b in 0..<(k / 32) {
+      let p = w + 20 * b, d = SIMD16<Float>(repeating: halfScalar(p, 0)), m = SIMD16<Float>(repeating: halfScalar(p, 2))
+      let q = bytes16(p, 4, as: SIMD16<UInt8>.self)
+      var low = m, high = m
+      multiplyAdd(&low, d, lanes(q & 0xF))
+      multiplyAdd(&high, d, lanes(q &>> 4))
+      store16(low, out + 32 * b)
+      store16(high, out + 32 * b + 16)
+    }
+  case .q5_0:
+    let sixteen = SIMD16<UInt8>(repeating: 16)
+    for b in 0..<(k / 32) {
+      let p = w + 22 * b, d = SIMD16<Float>(repeating: halfScalar(p, 0))
+      let bits = SIMD16<UInt32>(repeating: UInt32(littleEndian: p.loadUnaligned(fromByteOffset: 2, as: UInt32.self)))
+      let q = bytes16(p, 6, as: SIMD16<UInt8>.self)
+      var h0 = SIMD16<UInt8>(), h1 = SIMD16<UInt8>()
+      let b0 = (bits &>> lowBitShifts) & 1, b1 = (bits &>> (lowBitShifts &+ 16)) & 1
+      for i in 0..<16 { h0[i] = UInt8(truncatingIfNeeded: b0[i]) &<< 4; h1[i] = UInt8(truncatingIfNeeded: b1[i]) &<< 4 }
+      store16(d * lanes(unsafeBitCast((q & 0xF) | h0, to: SIMD16<Int8>.self) &- unsafeBitCast(sixteen, to: SIMD16<Int8>.self)), out + 32 * b)
+      store16(d * lanes(unsafeBitCast((q &>> 4) | h1, to: SIMD16<Int8>.self) &- unsafeBitCast(sixteen, to: SIMD16<Int8>.self)), out + 32 * b + 16)
+    }
+  case .f16:
+    var i = 0
+    while i + 16 <= k { store16(halfLanes(bytes16(w, 2 * i, as: SIMD16<UInt16>.self)), out + i); i += 16 }
+    while i < k { out[i] = halfScalar(w, 2 * i); i += 1 }
+  case .bf16:
+    var i = 0
+    while i + 16 <= k { store16(bfloat16Lanes(bytes16(w, 2 * i, as: SIMD16<UInt16>.self)), out + i); i += 16 }
+    while i < k {
+      out[i] = floatFromBFloat16(UInt16(littleEndian: w.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self)))
+      i += 1
+    }
+  default:
+    dequantizeBlocks(type, w, blockCount: k / type.blockSize, into: out)
+  }
+}

@@ -123,7 +123,7 @@ func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
         var rowPointers = (UnsafeRawPointer(s), UnsafeRawPointer(s), UnsafeRawPointer(s), UnsafeRawPointer(s))
         for i in 0..<count {
           let p: UnsafeRawPointer
-          if w.type == .f32 { p = w.row(r + i) } else { w.dequantizeRow(r + i, into: s + i * k); p = UnsafeRawPointer(s + i * k) }
+          if w.type == .f32 { p = w.row(r + i) } else { w.unpackRow(r + i, into: s + i * k); p = UnsafeRawPointer(s + i * k) }
           switch i { case 0: rowPointers.0 = p; case 1: rowPointers.1 = p; case 2: rowPointers.2 = p; default: rowPointers.3 = p }
         }
         @inline(__always) func store(_ row: Int, _ token: Int, _ v: Float) {

@@ -75,9 +75,14 @@ public final class QuantizedMatrix: @unchecked Sendable {
   @inline(__always)
   func row(_ r: Int) -> UnsafeRawPointer { base + r * rowByteCount }
 
-  /// Row `r` dequantised into `out` (K floats).
+  /// Row `r` dequantised into `out` (K floats), by the reference block decoder.
   func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
     dequantizeBlocks(type, row(r), blockCount: columns / type.blockSize, into: out)
+  }
+
+  /// Row `r` dequantised into `out` in registers (the same values as `dequantizeRow`).
+  func unpackRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+    dequantizeRowVectorised(type, row(r), columns, into: out)
   }
 
   /// The whole matrix dequantised to F32 (the reference the kernels are tested against).
