@@ -95,6 +95,10 @@ enum DecodeBenchmark {
         if !json { FileHandle.standardOutput.write(Data((line(row) + "\n").utf8)) }
       }
     }
+    guard !rows.isEmpty else {
+      throw Failure(description: "no {\(models.joined(separator: ","))}-{\(types.joined(separator: ","))}.gguf files in \(dir) "
+                    + "(--dir D or $PARE_DECODE_MODELS names the folder)")
+    }
     if json {
       let encoder = JSONEncoder()
       encoder.keyEncodingStrategy = .convertToSnakeCase
