@@ -284,10 +284,14 @@ func dotQ6_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Floa
   let offset = SIMD16<Int8>(repeating: 32)
   for b in 0..<(k / 256) {
     let p = w + 210 * b, xb = 1024 * b
+    // The 16 int8 scales as floats once per super-block; each term broadcasts one lane.
+    let scales = lanes(bytes16(p, 192, as: SIMD16<Int8>.self))
     var scaled = (SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>(), SIMD16<Float>())
+    @inline(__always) func term(_ q: SIMD16<UInt8>, _ xOffset: Int) -> SIMD16<Float> {
+      lanes(unsafeBitCast(q, to: SIMD16<Int8>.self) &- offset) * floats16(xr, xOffset)
+    }
     for part in 0..<2 {
-      let ql = 64 * part, qh = 128 + 32 * part
-      let sc = UnsafeRawPointer(p + 192 + 8 * part).assumingMemoryBound(to: Int8.self)
+      let ql = 64 * part, qh = 128 + 32 * part, sc = 8 * part
       let xp = xb + 512 * part
       for h in 0..<2 {
         let low = bytes16(p, ql + 16 * h, as: SIMD16<UInt8>.self)
@@ -298,17 +302,10 @@ func dotQ6_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Floa
         let q3 = (low &>> 4) | (((high &>> 4) & 3) &<< 4)
         let q4 = (low2 &>> 4) | ((high &>> 6) &<< 4)
         let xh = xp + 64 * h
-        func term(_ q: SIMD16<UInt8>, _ scale: Int8, _ xOffset: Int) -> (SIMD16<Float>, SIMD16<Float>) {
-          (SIMD16(repeating: Float(scale)), lanes(unsafeBitCast(q, to: SIMD16<Int8>.self) &- offset) * floats16(xr, xOffset))
-        }
-        var (s, v) = term(q1, sc[h], xh)
-        multiplyAdd(&scaled.0, s, v)
-        (s, v) = term(q2, sc[h + 2], xh + 128)
-        multiplyAdd(&scaled.1, s, v)
-        (s, v) = term(q3, sc[h + 4], xh + 256)
-        multiplyAdd(&scaled.2, s, v)
-        (s, v) = term(q4, sc[h + 6], xh + 384)
-        multiplyAdd(&scaled.3, s, v)
+        multiplyAdd(&scaled.0, SIMD16(repeating: scales[sc + h]), term(q1, xh))
+        multiplyAdd(&scaled.1, SIMD16(repeating: scales[sc + h + 2]), term(q2, xh + 128))
+        multiplyAdd(&scaled.2, SIMD16(repeating: scales[sc + h + 4]), term(q3, xh + 256))
+        multiplyAdd(&scaled.3, SIMD16(repeating: scales[sc + h + 6]), term(q4, xh + 384))
       }
     }
     multiplyAdd(&acc, SIMD16(repeating: halfScalar(p, 208)), (scaled.0 + scaled.1) + (scaled.2 + scaled.3))
