@@ -58,7 +58,6 @@ public final class QuantizedModel: @unchecked Sendable {
   let layers: [QuantizedLayer]
   let embedding: QuantizedMatrix
   let head: QuantizedMatrix
-  let headBias: FloatBuffer? = nil
   let finalNorm: FloatBuffer
   let inverseFrequencies: [Float]
   let mapped: MappedFile?
