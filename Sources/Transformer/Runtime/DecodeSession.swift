@@ -58,8 +58,8 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
     (self.gate, self.up, self.logitBuffer) = (gate, up, logitBuffer)
     scores = FloatBuffer(count: maxQ * cap)
     cosines = FloatBuffer(count: d / 2); sines = FloatBuffer(count: d / 2)
-    keys = model.layers.map { FloatBuffer(count: cap * $0.keyValueHeads * d) }
-    values = model.layers.map { FloatBuffer(count: cap * $0.keyValueHeads * d) }
+    keys = model.layers.map { FloatBuffer(uninitializedCount: cap * $0.keyValueHeads * d) }
+    values = model.layers.map { FloatBuffer(uninitializedCount: cap * $0.keyValueHeads * d) }
     let threads = Parallelism.effectiveThreads
     let np = UnsafePointer(normed.pointer)
     queryKeyValuePlans = model.layers.map { l in

@@ -22,6 +22,13 @@ final class FloatBuffer: @unchecked Sendable {
     pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
     pointer.initialize(repeating: value, count: max(count, 1))
   }
+
+  /// Uninitialised floats, for buffers only ever read where written first (the KV cache):
+  /// their pages are not touched, so memory grows with the positions used, not the capacity.
+  init(uninitializedCount count: Int) {
+    self.count = count
+    pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+  }
   convenience init(_ values: [Float]) {
     self.init(count: values.count)
     for (i, v) in values.enumerated() { pointer[i] = v }
