@@ -7,6 +7,7 @@ import LinearAlgebra
 
 let benchmarks: [String: ([String]) throws -> Void] = [
   "compare": CompareBenchmark.run,
+  "decode": DecodeBenchmark.run,
   "gemm": GemmBenchmark.run,
   "heads": HeadSimilarityBenchmark.run,
   "forward": ForwardBenchmark.run,

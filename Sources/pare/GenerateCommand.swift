@@ -6,19 +6,24 @@ import Transformer
 enum GenerateCommand {
   static let help = """
     usage: pare generate MODEL --prompt S [--max-tokens 64] [--temperature 0.7] [--top-k K]
-                         [--top-p P] [--seed 0] [--chat] [--json]
+                         [--top-p P] [--seed 0] [--chat] [--json] [--dequantized]
 
     Prints the prompt followed by the continuation, as it is generated. Temperature 0 is
     greedy; a seed gives the same text every time. --chat wraps the prompt in the ChatML
     template of instruction-tuned models (<|im_start|>user … <|im_start|>assistant).
     Stops at the model's end-of-sequence token. --json prints one object at the end.
     --allow-non-finite loads weights holding NaN/Inf; non-finite logits still stop with an error.
+    A llama-family GGUF runs on its stored-type weights (F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q4_K,
+    Q6_K; other types dequantised); --dequantized computes on F32 weights dequantised at load
+    instead (the path eval and prune use). One line on stderr reports prefill and decode
+    tokens/s; --json adds them to its object.
     """
 
   static func run(_ args: inout Arguments) throws {
     if args.wantsHelp { print(help); return }
     let json = args.flag("--json")
     let chat = args.flag("--chat")
+    let dequantized = args.flag("--dequantized")
     guard let prompt = try args.option("--prompt") else { throw UsageError("--prompt S is required") }
     let maxTokens = try args.int("--max-tokens", in: 1...100_000) ?? 64
     let temperature = try args.double("--temperature", in: 0...100) ?? 0.7
@@ -33,25 +38,40 @@ enum GenerateCommand {
     let modelPath = try args.positional("MODEL")
     try args.finish()
 
-    let model = try ModelLoader.load(path: modelPath, allowNonFinite: args.allowNonFinite).model
+    let runtime = dequantized ? nil : try QuantizedModel.openIfSupported(path: modelPath, allowNonFinite: args.allowNonFinite)
+    let model = runtime == nil ? try ModelLoader.load(path: modelPath, allowNonFinite: args.allowNonFinite).model : nil
+    guard let config = runtime?.config ?? model?.config else { throw RuntimeError("no model was loaded") }
     let tokenizer = try Tokenizer.load(modelPath: modelPath)
     let text = chat ? "<|im_start|>user\n\(prompt)<|im_end|>\n<|im_start|>assistant\n" : prompt
     let ids = tokenizer.encode(text, allowSpecialTokens: chat)
     guard !ids.isEmpty else { throw RuntimeError("the prompt is empty after tokenization") }
     var stop = Set<Int>()
-    if let eos = model.config.eosTokenID { stop.insert(eos) }
+    if let eos = config.eosTokenID { stop.insert(eos) }
     if chat, let end = tokenizer.id(forToken: "<|im_end|>") { stop.insert(end) }
     let options = SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed)
     let out = FileHandle.standardOutput
     if !json { out.write(Data(prompt.utf8)) }
     let start = Date()
     var firstTokenSeconds: Double?
-    let generated = try model.generate(prompt: ids, maxTokens: maxTokens, options: options, stopTokens: stop) { token in
+    let onToken: (Int) -> Bool = { token in
       if firstTokenSeconds == nil { firstTokenSeconds = Date().timeIntervalSince(start) }
       if !json, !stop.contains(token), let bytes = try? tokenizer.decodeBytes([token], skipSpecialTokens: true) {
         out.write(Data(bytes))
       }
       return true
+    }
+    let generated: [Int]
+    var timing: GenerationTiming
+    if let runtime {
+      (generated, timing) = try runtime.generate(prompt: ids, maxTokens: maxTokens, options: options, stopTokens: stop,
+                                                 onToken: onToken)
+    } else {
+      generated = try model!.generate(prompt: ids, maxTokens: maxTokens, options: options, stopTokens: stop, onToken: onToken)
+      timing = GenerationTiming()
+      timing.promptTokens = ids.count
+      timing.prefillSeconds = firstTokenSeconds ?? 0
+      timing.decodedTokens = max(generated.count - 1, 0)
+      timing.decodeSeconds = Date().timeIntervalSince(start) - (firstTokenSeconds ?? 0)
     }
     let seconds = Date().timeIntervalSince(start)
     let kept = generated.filter { !stop.contains($0) }
@@ -59,9 +79,16 @@ enum GenerateCommand {
       let continuation = (try? tokenizer.decode(kept, skipSpecialTokens: true)) ?? ""
       print(jsonLine(["prompt": prompt, "text": continuation, "tokens": generated.count,
                       "prompt_tokens": ids.count, "seconds": seconds,
-                      "tokens_per_second": Double(max(generated.count - 1, 0)) / max(seconds - (firstTokenSeconds ?? 0), 1e-9)]))
+                      "tokens_per_second": Double(max(generated.count - 1, 0)) / max(seconds - (firstTokenSeconds ?? 0), 1e-9),
+                      "prefill_tokens_per_second": timing.prefillTokensPerSecond,
+                      "decode_tokens_per_second": timing.decodeTokensPerSecond,
+                      "weights": runtime == nil ? "f32" : "stored"]))
     } else {
       out.write(Data("\n".utf8))
     }
+    FileHandle.standardError.write(Data(String(
+      format: "prefill: %d tokens, %.1f tokens/s; decode: %d tokens, %.1f tokens/s (%@ weights)\n",
+      timing.promptTokens, timing.prefillTokensPerSecond, timing.decodedTokens, timing.decodeTokensPerSecond,
+      runtime == nil ? "dequantised F32" : "stored-type").utf8))
   }
 }

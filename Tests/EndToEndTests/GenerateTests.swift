@@ -25,6 +25,19 @@ struct GenerateTests {
     #expect(a.stdoutData != c.stdoutData)
   }
 
+  @Test("the stored-type runtime and --dequantized give the same greedy text; stderr reports prefill and decode speed")
+  func runtimeMatchesDequantized() throws {
+    let args = ["generate", TinyBytesModel.gguf, "--prompt", "Hello", "--max-tokens", "12", "--temperature", "0"]
+    let a = try CLI.runRaw(args), b = try CLI.runRaw(args + ["--dequantized"])
+    #expect(a.status == 0 && b.status == 0, "\(a.stderr) \(b.stderr)")
+    #expect(a.stdoutData == b.stdoutData)
+    #expect(a.stderr.contains("prefill: 5 tokens,") && a.stderr.contains("stored-type weights"), "\(a.stderr)")
+    #expect(b.stderr.contains("dequantised F32 weights"), "\(b.stderr)")
+    let j = try CLI.runRaw(args + ["--json"])
+    let object = try #require(try JSONSerialization.jsonObject(with: j.stdoutData) as? [String: Any])
+    #expect((object["decode_tokens_per_second"] as? Double ?? 0) > 0 && object["weights"] as? String == "stored")
+  }
+
   @Test("usage errors")
   func usage() throws {
     var r = try CLI.run(["generate", TinyBytesModel.gguf])

@@ -207,7 +207,7 @@ func dequantizeBlocks(_ type: GGMLType, _ src: UnsafeRawPointer, blockCount: Int
 /// byte j+4 (scale: low nibble, min: high nibble) and 2 high bits from the top of bytes j−4
 /// (scale) and j (min).
 @inline(__always)
-private func scaleAndMinK4(_ j: Int, _ s: UnsafePointer<UInt8>) -> (UInt8, UInt8) {
+func scaleAndMinK4(_ j: Int, _ s: UnsafePointer<UInt8>) -> (UInt8, UInt8) {
   if j < 4 { return (s[j] & 63, s[j + 4] & 63) }
   return ((s[j + 4] & 0xF) | ((s[j - 4] >> 6) << 4), (s[j + 4] >> 4) | ((s[j] >> 6) << 4))
 }

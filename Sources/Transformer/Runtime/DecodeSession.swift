@@ -1,0 +1,311 @@
+// One generation stream of the runtime: the KV cache, every activation buffer and the GEMV
+// plans, all allocated once when the session starts. `step` (one token) allocates nothing
+// of its own; `prefill` (a batch of prompt tokens) allocates its T-row buffers once per call.
+//
+// Legend: H = hidden, d = head dimension, q / kv = a layer's query / KV heads, I = its MLP
+// width, V = vocabulary, p = the position being computed, n = p + 1 keys.
+//
+//   x ← embed(token)
+//   per layer:  a = RMS(x)·w₁;  Q, K, V = a·W_{Q,K,V}ᵀ (+b);  RoPE(Q, K) on pairs (2i, 2i+1)
+//               cache K, V at p;  ctx_j = softmax(Q_j·K_{g(j)}ᵀ/√d)·V_{g(j)}
+//               x += ctx·W_Oᵀ (+b);  m = RMS(x)·w₂;  x += (silu(m·W_gᵀ) ⊙ m·W_uᵀ)·W_dᵀ (+b)
+//   logits = (RMS(x)·w_f)·W_headᵀ
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#else
+import Darwin
+#endif
+import LinearAlgebra
+
+/// The KV cache and run state of one stream over a `QuantizedModel`. Not thread-safe; one
+/// stream per session.
+public final class DecodeSession: @unchecked Sendable {  // tasks read it and write disjoint outputs
+  public let model: QuantizedModel
+  /// The most positions this session holds.
+  public let capacity: Int
+  /// Positions cached so far.
+  public private(set) var length = 0
+
+  private let x: FloatBuffer, normed: FloatBuffer
+  private let query: FloatBuffer, key: FloatBuffer, value: FloatBuffer, context: FloatBuffer
+  private let gate: FloatBuffer, up: FloatBuffer
+  private let scores: FloatBuffer
+  private let cosines: FloatBuffer, sines: FloatBuffer
+  private let logitBuffer: FloatBuffer
+  private let keys: [FloatBuffer], values: [FloatBuffer]
+  private let queryKeyValuePlans: [GemvPlan], outputPlans: [GemvPlan]
+  private let gateUpPlans: [GemvPlan], downPlans: [GemvPlan]
+  private let headPlan: GemvPlan
+
+  /// A session holding up to `capacity` positions (at most the model's `maxPositions`).
+  public init(model: QuantizedModel, capacity: Int) {
+    self.model = model
+    let c = model.config, d = c.headDimension, h = c.hiddenSize
+    let cap = max(1, min(capacity, c.maxPositions))
+    self.capacity = cap
+    let maxQ = model.layers.map(\.queryHeads).max() ?? 0
+    let maxKV = model.layers.map(\.keyValueHeads).max() ?? 0
+    let maxI = model.layers.map(\.intermediateSize).max() ?? 0
+    let x = FloatBuffer(count: h), normed = FloatBuffer(count: h)
+    let query = FloatBuffer(count: maxQ * d), key = FloatBuffer(count: maxKV * d), value = FloatBuffer(count: maxKV * d)
+    let context = FloatBuffer(count: maxQ * d)
+    let gate = FloatBuffer(count: maxI), up = FloatBuffer(count: maxI)
+    let logitBuffer = FloatBuffer(count: c.vocabularySize)
+    (self.x, self.normed, self.query, self.key, self.value, self.context) = (x, normed, query, key, value, context)
+    (self.gate, self.up, self.logitBuffer) = (gate, up, logitBuffer)
+    scores = FloatBuffer(count: maxQ * cap)
+    cosines = FloatBuffer(count: d / 2); sines = FloatBuffer(count: d / 2)
+    keys = model.layers.map { FloatBuffer(uninitializedCount: cap * $0.keyValueHeads * d) }
+    values = model.layers.map { FloatBuffer(uninitializedCount: cap * $0.keyValueHeads * d) }
+    let threads = Parallelism.effectiveThreads
+    let np = UnsafePointer(normed.pointer)
+    queryKeyValuePlans = model.layers.map { l in
+      GemvPlan([GemvJob(matrix: l.query.weight, x: np, y: query.pointer, bias: l.query.bias),
+                GemvJob(matrix: l.key.weight, x: np, y: key.pointer, bias: l.key.bias),
+                GemvJob(matrix: l.value.weight, x: np, y: value.pointer, bias: l.value.bias)], threads: threads)
+    }
+    outputPlans = model.layers.map { l in
+      GemvPlan([GemvJob(matrix: l.output.weight, x: UnsafePointer(context.pointer), y: x.pointer,
+                        bias: l.output.bias, accumulate: true)], threads: threads)
+    }
+    gateUpPlans = model.layers.map { l in
+      GemvPlan([GemvJob(matrix: l.gate.weight, x: np, y: gate.pointer, bias: l.gate.bias),
+                GemvJob(matrix: l.up.weight, x: np, y: up.pointer, bias: l.up.bias)], threads: threads)
+    }
+    downPlans = model.layers.map { l in
+      GemvPlan([GemvJob(matrix: l.down.weight, x: UnsafePointer(gate.pointer), y: x.pointer,
+                        bias: l.down.bias, accumulate: true)], threads: threads)
+    }
+    headPlan = GemvPlan([GemvJob(matrix: model.head, x: np, y: logitBuffer.pointer, bias: nil)], threads: threads)
+  }
+
+  /// The logits of the last position run (V floats; valid after `step` or `prefill`).
+  public var logits: UnsafeBufferPointer<Float> {
+    UnsafeBufferPointer(start: logitBuffer.pointer, count: logitBuffer.count)
+  }
+
+  // MARK: - One token
+
+  /// Runs `token` at position `length` and leaves its logits in `logits`.
+  /// - Throws: `ForwardError` for an id outside the vocabulary or a full session.
+  public func step(_ token: Int) throws(ForwardError) {
+    let c = model.config
+    guard token >= 0 && token < c.vocabularySize else { throw .tokenOutOfRange(token: token, vocabularySize: c.vocabularySize) }
+    guard length < capacity else { throw .sequenceTooLong(length: length + 1, limit: capacity) }
+    let p = length, h = c.hiddenSize, d = c.headDimension
+    model.embedding.dequantizeRow(token, into: x.pointer)
+    rotaryAngles(position: p, cos: cosines.pointer, sin: sines.pointer)
+    for (l, layer) in model.layers.enumerated() {
+      if layer.queryHeads > 0 || layer.output.bias != nil {
+        rmsNorm(x.pointer, layer.attentionNorm.pointer, into: normed.pointer, count: h)
+        queryKeyValuePlans[l].run()
+        let kvWidth = layer.keyValueHeads * d
+        rotate(query.pointer, heads: layer.queryHeads)
+        rotate(key.pointer, heads: layer.keyValueHeads)
+        (keys[l].pointer + p * kvWidth).update(from: key.pointer, count: kvWidth)
+        (values[l].pointer + p * kvWidth).update(from: value.pointer, count: kvWidth)
+        attend(layer: l, queries: UnsafePointer(query.pointer), queryPosition: p, into: context.pointer,
+               scores: scores.pointer)
+        outputPlans[l].run()
+      }
+      if layer.intermediateSize > 0 || layer.down.bias != nil {
+        rmsNorm(x.pointer, layer.mlpNorm.pointer, into: normed.pointer, count: h)
+        gateUpPlans[l].run()
+        swiGLU(gate.pointer, up.pointer, count: layer.intermediateSize)
+        downPlans[l].run()
+      }
+    }
+    rmsNorm(x.pointer, model.finalNorm.pointer, into: normed.pointer, count: h)
+    headPlan.run()
+    length += 1
+  }
+
+  // MARK: - A batch of prompt tokens
+
+  /// Runs `tokens` at positions `length ..< length + T` in batched products (T rows at a time,
+  /// up to 256 per round), leaves the last one's logits in `logits` and, when `allLogits`,
+  /// returns every position's logits (T × V).
+  /// - Throws: `ForwardError` for an empty batch, bad ids or a full session.
+  @discardableResult
+  public func prefill(_ tokens: [Int], allLogits: Bool = false) throws(ForwardError) -> Matrix? {
+    let c = model.config
+    guard !tokens.isEmpty else { throw .emptyInput }
+    for t in tokens where t < 0 || t >= c.vocabularySize { throw .tokenOutOfRange(token: t, vocabularySize: c.vocabularySize) }
+    guard length + tokens.count <= capacity else { throw .sequenceTooLong(length: length + tokens.count, limit: capacity) }
+    var all: [Float] = []
+    if allLogits { all.reserveCapacity(tokens.count * c.vocabularySize) }
+    var start = 0
+    while start < tokens.count {
+      let end = min(tokens.count, start + 256)
+      let rows = runBatch(Array(tokens[start..<end]), allLogits: allLogits)
+      if let rows { all.append(contentsOf: rows) }
+      start = end
+    }
+    return allLogits ? Matrix(rows: tokens.count, columns: c.vocabularySize, storage: all) : nil
+  }
+
+  private func runBatch(_ tokens: [Int], allLogits: Bool) -> [Float]? {
+    let c = model.config, h = c.hiddenSize, d = c.headDimension, half = d / 2, t = tokens.count
+    let first = length
+    let maxQ = model.layers.map(\.queryHeads).max() ?? 0
+    let maxKV = model.layers.map(\.keyValueHeads).max() ?? 0
+    let maxI = model.layers.map(\.intermediateSize).max() ?? 0
+    let xs = FloatBuffer(count: t * h), ns = FloatBuffer(count: t * h)
+    let qs = FloatBuffer(count: t * maxQ * d), ks = FloatBuffer(count: t * maxKV * d), vs = FloatBuffer(count: t * maxKV * d)
+    let ctx = FloatBuffer(count: t * maxQ * d), gs = FloatBuffer(count: t * maxI), us = FloatBuffer(count: t * maxI)
+    let cs = FloatBuffer(count: t * half), ss = FloatBuffer(count: t * half)
+    for (i, token) in tokens.enumerated() {
+      model.embedding.dequantizeRow(token, into: xs.pointer + i * h)
+      rotaryAngles(position: first + i, cos: cs.pointer + i * half, sin: ss.pointer + i * half)
+    }
+    for (l, layer) in model.layers.enumerated() {
+      let qWidth = layer.queryHeads * d, kvWidth = layer.keyValueHeads * d
+      if layer.queryHeads > 0 || layer.output.bias != nil {
+        for i in 0..<t { rmsNorm(xs.pointer + i * h, layer.attentionNorm.pointer, into: ns.pointer + i * h, count: h) }
+        batchedProduct(layer.query.weight, x: ns.pointer, tokens: t, y: qs.pointer, bias: layer.query.bias, accumulate: false)
+        batchedProduct(layer.key.weight, x: ns.pointer, tokens: t, y: ks.pointer, bias: layer.key.bias, accumulate: false)
+        batchedProduct(layer.value.weight, x: ns.pointer, tokens: t, y: vs.pointer, bias: layer.value.bias, accumulate: false)
+        for i in 0..<t {
+          rotate(qs.pointer + i * qWidth, heads: layer.queryHeads, cos: cs.pointer + i * half, sin: ss.pointer + i * half)
+          rotate(ks.pointer + i * kvWidth, heads: layer.keyValueHeads, cos: cs.pointer + i * half, sin: ss.pointer + i * half)
+        }
+        (keys[l].pointer + first * kvWidth).update(from: ks.pointer, count: t * kvWidth)
+        (values[l].pointer + first * kvWidth).update(from: vs.pointer, count: t * kvWidth)
+        // (token, head) tasks, each with its own score buffer.
+        let heads = layer.queryHeads, cap = capacity
+        nonisolated(unsafe) let qp = qs.pointer, cp = ctx.pointer
+        let session = self
+        parallelFor(tasks: t * heads) { task in
+          let i = task / heads, j = task % heads
+          withUnsafeTemporaryAllocation(of: Float.self, capacity: cap) { buffer in
+            session.attendHead(layer: l, head: j, query: qp + i * qWidth + j * d, keyCount: first + i + 1,
+                               into: cp + i * qWidth + j * d, scores: buffer.baseAddress!)
+          }
+        }
+        batchedProduct(layer.output.weight, x: ctx.pointer, tokens: t, y: xs.pointer, bias: layer.output.bias, accumulate: true)
+      }
+      if layer.intermediateSize > 0 || layer.down.bias != nil {
+        let inner = layer.intermediateSize
+        for i in 0..<t { rmsNorm(xs.pointer + i * h, layer.mlpNorm.pointer, into: ns.pointer + i * h, count: h) }
+        batchedProduct(layer.gate.weight, x: ns.pointer, tokens: t, y: gs.pointer, bias: layer.gate.bias, accumulate: false)
+        batchedProduct(layer.up.weight, x: ns.pointer, tokens: t, y: us.pointer, bias: layer.up.bias, accumulate: false)
+        swiGLU(gs.pointer, us.pointer, count: t * inner)
+        batchedProduct(layer.down.weight, x: gs.pointer, tokens: t, y: xs.pointer, bias: layer.down.bias, accumulate: true)
+      }
+    }
+    length += t
+    if allLogits {
+      for i in 0..<t { rmsNorm(xs.pointer + i * h, model.finalNorm.pointer, into: ns.pointer + i * h, count: h) }
+      let out = FloatBuffer(count: t * c.vocabularySize)
+      batchedProduct(model.head, x: ns.pointer, tokens: t, y: out.pointer, bias: nil, accumulate: false)
+      logitBuffer.pointer.update(from: out.pointer + (t - 1) * c.vocabularySize, count: c.vocabularySize)
+      return out.array
+    }
+    rmsNorm(xs.pointer + (t - 1) * h, model.finalNorm.pointer, into: normed.pointer, count: h)
+    headPlan.run()
+    return nil
+  }
+
+  // MARK: - Pieces
+
+  /// cos and sin of position p · θ_i for the d/2 RoPE frequencies (as `RotaryTable`: a
+  /// float32 angle, its cosine and sine in Double).
+  private func rotaryAngles(position p: Int, cos: UnsafeMutablePointer<Float>, sin: UnsafeMutablePointer<Float>) {
+    for (i, f) in model.inverseFrequencies.enumerated() {
+      let a = Double(Float(p) * f)
+      cos[i] = Float(_cos(a)); sin[i] = Float(_sin(a))
+    }
+  }
+
+  /// Rotates the pairs (2i, 2i+1) of every head of `v` by the current angles (GGUF row order).
+  private func rotate(_ v: UnsafeMutablePointer<Float>, heads: Int) {
+    rotate(v, heads: heads, cos: cosines.pointer, sin: sines.pointer)
+  }
+
+  private func rotate(_ v: UnsafeMutablePointer<Float>, heads: Int, cos: UnsafePointer<Float>, sin: UnsafePointer<Float>) {
+    let d = model.config.headDimension
+    for hd in 0..<heads {
+      let base = v + hd * d
+      for i in 0..<(d / 2) {
+        let a = base[2 * i], b = base[2 * i + 1]
+        base[2 * i] = a * cos[i] - b * sin[i]
+        base[2 * i + 1] = b * cos[i] + a * sin[i]
+      }
+    }
+  }
+
+  /// Attention of every query head at position `queryPosition` over the cached keys, heads
+  /// in parallel.
+  private func attend(layer l: Int, queries: UnsafePointer<Float>, queryPosition p: Int,
+                      into out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>) {
+    let heads = model.layers[l].queryHeads, d = model.config.headDimension, cap = capacity
+    nonisolated(unsafe) let q = queries, o = out, s = scores
+    let session = self
+    parallelFor(tasks: heads) { j in
+      session.attendHead(layer: l, head: j, query: q + j * d, keyCount: p + 1, into: o + j * d, scores: s + j * cap)
+    }
+  }
+
+  /// ctx = Σ_t softmax_t(q·k_t/√d) v_t over the first `keyCount` cached positions of the KV
+  /// head query head `head` reads.
+  private func attendHead(layer l: Int, head j: Int, query: UnsafePointer<Float>, keyCount n: Int,
+                          into out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>) {
+    let layer = model.layers[l], d = model.config.headDimension
+    let width = layer.keyValueHeads * d, g = layer.keyValueHeadOfQuery[j]
+    let k = UnsafePointer(keys[l].pointer) + g * d, v = UnsafePointer(values[l].pointer) + g * d
+    let scale = 1 / Float(d).squareRoot()
+    var m = -Float.infinity
+    for t in 0..<n {
+      let z = dotF32(UnsafeRawPointer(k + t * width), query, d) * scale
+      scores[t] = z
+      if z > m { m = z }
+    }
+    var total: Float = 0
+    for t in 0..<n { let e = _exp(scores[t] - m); scores[t] = e; total += e }
+    let inv = 1 / total
+    // Σ_t p_t·v_t in 16-column strips held in registers, then a scalar tail.
+    var c = 0
+    while c + 16 <= d {
+      var acc = SIMD16<Float>()
+      for t in 0..<n {
+        multiplyAdd(&acc, SIMD16(repeating: scores[t]), floats16(UnsafeRawPointer(v + t * width), 4 * c))
+      }
+      UnsafeMutableRawPointer(out + c).storeBytes(of: acc * inv, as: SIMD16<Float>.self)
+      c += 16
+    }
+    while c < d {
+      var acc: Float = 0
+      for t in 0..<n { acc += scores[t] * v[t * width + c] }
+      out[c] = acc * inv
+      c += 1
+    }
+  }
+}
+
+/// y = x / sqrt(mean(x²) + ε) ⊙ w (the mean of squares in Double, as `applyNorm`).
+private func rmsNormRow(_ x: UnsafePointer<Float>, _ w: UnsafePointer<Float>, into y: UnsafeMutablePointer<Float>,
+                        count h: Int, epsilon: Float) {
+  var sq = 0.0
+  for c in 0..<h { let v = Double(x[c]); sq += v * v }
+  let inv = Float(1 / (sq / Double(max(h, 1)) + Double(epsilon)).squareRoot())
+  for c in 0..<h { y[c] = x[c] * inv * w[c] }
+}
+
+extension DecodeSession {
+  fileprivate func rmsNorm(_ x: UnsafeMutablePointer<Float>, _ w: UnsafeMutablePointer<Float>,
+                           into y: UnsafeMutablePointer<Float>, count h: Int) {
+    rmsNormRow(x, w, into: y, count: h, epsilon: model.config.normEpsilon)
+  }
+}
+
+/// gate[i] ← silu(gate[i]) · up[i].
+private func swiGLU(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+  for i in 0..<count { gate[i] = silu(gate[i]) * up[i] }
+}
+
+@inline(__always) private func _exp(_ x: Float) -> Float { expf(x) }
+@inline(__always) private func _cos(_ x: Double) -> Double { cos(x) }
+@inline(__always) private func _sin(_ x: Double) -> Double { sin(x) }

@@ -1,0 +1,194 @@
+// Matrix–vector (decode) and matrix–matrix (prefill) products on stored-type weights,
+// multi-threaded through `parallelFor` (which honours `Parallelism.maxThreads`).
+//
+// Legend: W (R × K) stored rows, x (K), y (R); for prefill X (T × K) and Y (T × R).
+//
+// Decode: the rows of one or several matrices (Q, K and V together; gate and up together)
+// are cut into pieces of whole rows, and one `parallelFor` runs all pieces: fewer fork-join
+// rounds per token. Each output element is one row's dot product, so results do not depend
+// on the thread count or the piece size.
+//
+// Prefill: each row is dequantised once into a per-task buffer and dotted with all T input
+// rows (the unpacking is paid once per row, not once per token).
+
+import LinearAlgebra
+
+/// Floats at a stable address, owned by the instance (norm weights, biases, run buffers).
+final class FloatBuffer: @unchecked Sendable {
+  let count: Int
+  let pointer: UnsafeMutablePointer<Float>
+  init(count: Int, repeating value: Float = 0) {
+    self.count = count
+    pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+    pointer.initialize(repeating: value, count: max(count, 1))
+  }
+
+  /// Uninitialised floats, for buffers only ever read where written first (the KV cache):
+  /// their pages are not touched, so memory grows with the positions used, not the capacity.
+  init(uninitializedCount count: Int) {
+    self.count = count
+    pointer = UnsafeMutablePointer<Float>.allocate(capacity: max(count, 1))
+  }
+  convenience init(_ values: [Float]) {
+    self.init(count: values.count)
+    for (i, v) in values.enumerated() { pointer[i] = v }
+  }
+  deinit { pointer.deallocate() }
+  var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
+}
+
+/// Rows `start..<end` of one matrix times x into y: `y[r] = W_r·x (+ b_r)`, or added to y.
+struct GemvPiece: @unchecked Sendable {
+  var type: GGMLType
+  var weights: UnsafeRawPointer
+  var rowByteCount: Int
+  var columns: Int
+  var start: Int
+  var end: Int
+  var x: UnsafePointer<Float>
+  var y: UnsafeMutablePointer<Float>
+  var bias: UnsafePointer<Float>?
+  var accumulate: Bool
+
+  func run() {
+    let k = columns, w = weights, stride = rowByteCount
+    withRowDot(type) { dot in
+      for r in start..<end {
+        var v = dot(w + r * stride, x, k)
+        if let bias { v += bias[r] }
+        if accumulate { y[r] += v } else { y[r] = v }
+      }
+    }
+  }
+}
+
+/// One product of a fused group: which matrix, from where, to where.
+struct GemvJob {
+  var matrix: QuantizedMatrix
+  var x: UnsafePointer<Float>
+  var y: UnsafeMutablePointer<Float>
+  var bias: FloatBuffer?
+  var accumulate = false
+}
+
+/// Pieces of several products that run in one parallel round, built once and reused every
+/// token (no allocation per call).
+struct GemvPlan: @unchecked Sendable {
+  private(set) var pieces: [GemvPiece] = []
+  /// Keeps the matrices and biases the pieces point into alive.
+  private var owners: [AnyObject] = []
+
+  /// Cuts the rows of each job into pieces of about `totalRows / (4 · threads)` rows
+  /// (16 to 256), so the atomic task counter balances a slower core.
+  init(_ jobs: [GemvJob], threads: Int) {
+    let total = jobs.reduce(0) { $0 + $1.matrix.rows }
+    let size = max(16, min(256, total / max(1, 4 * threads)))
+    for job in jobs {
+      let m = job.matrix
+      owners.append(m)
+      if let b = job.bias { owners.append(b) }
+      var start = 0
+      while start < m.rows {
+        let end = min(m.rows, start + size)
+        pieces.append(GemvPiece(type: m.type, weights: m.row(0), rowByteCount: m.rowByteCount, columns: m.columns,
+                                start: start, end: end, x: job.x, y: job.y,
+                                bias: job.bias.map { UnsafePointer($0.pointer) }, accumulate: job.accumulate))
+        start = end
+      }
+    }
+  }
+
+  func run() {
+    pieces.withUnsafeBufferPointer { buffer in
+      nonisolated(unsafe) let p = buffer
+      if p.count == 1 { p[0].run(); return }
+      parallelFor(tasks: p.count) { t in p[t].run() }
+    }
+  }
+}
+
+/// Y (T × R) = X (T × K) · Wᵀ (+ bias), or added to Y: rows of W in parallel pieces of 16;
+/// each row is dequantised once into a per-task buffer (F32 rows are read in place), then
+/// tiles of 4 rows × 4 tokens run `dotTile` (16 accumulators: every weight and input load
+/// feeds four FMAs); leftover rows and tokens use `dotF32`.
+func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
+                    y: UnsafeMutablePointer<Float>, bias: FloatBuffer?, accumulate: Bool) {
+  let rows = w.rows, k = w.columns
+  if rows == 0 || tokens == 0 { return }
+  let size = 16
+  let tasks = (rows + size - 1) / size
+  nonisolated(unsafe) let xp = x, yp = y
+  let biasPointer = bias.map { UnsafePointer($0.pointer) }
+  nonisolated(unsafe) let bp = biasPointer
+  parallelFor(tasks: tasks) { t in
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: max(4 * k, 1)) { scratch in
+      guard let s = scratch.baseAddress else { return }
+      let first = t * size, end = min(rows, first + size)
+      var r = first
+      while r < end {
+        let count = min(4, end - r)
+        var rowPointers = (UnsafeRawPointer(s), UnsafeRawPointer(s), UnsafeRawPointer(s), UnsafeRawPointer(s))
+        for i in 0..<count {
+          let p: UnsafeRawPointer
+          if w.type == .f32 { p = w.row(r + i) } else { w.unpackRow(r + i, into: s + i * k); p = UnsafeRawPointer(s + i * k) }
+          switch i { case 0: rowPointers.0 = p; case 1: rowPointers.1 = p; case 2: rowPointers.2 = p; default: rowPointers.3 = p }
+        }
+        @inline(__always) func store(_ row: Int, _ token: Int, _ v: Float) {
+          let value = v + (bp?[row] ?? 0)
+          if accumulate { yp[token * rows + row] += value } else { yp[token * rows + row] = value }
+        }
+        var token = 0
+        if count == 4 {
+          while token + 4 <= tokens {
+            let tile = dotTile(rowPointers, xp + token * k, k)
+            for i in 0..<4 { for j in 0..<4 { store(r + i, token + j, tile[i * 4 + j]) } }
+            token += 4
+          }
+        }
+        let ps = [rowPointers.0, rowPointers.1, rowPointers.2, rowPointers.3]
+        for i in 0..<count {
+          for j in token..<tokens { store(r + i, j, dotF32(ps[i], xp + j * k, k)) }
+        }
+        r += count
+      }
+    }
+  }
+}
+
+/// The 4 × 4 dot products of rows w.0…w.3 with the four consecutive input rows at x (stride
+/// K): result[i·4 + j] = w_i · x_j.
+@inline(__always)
+func dotTile(_ w: (UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer),
+             _ x: UnsafePointer<Float>, _ k: Int) -> SIMD16<Float> {
+  let x0 = UnsafeRawPointer(x), x1 = UnsafeRawPointer(x + k), x2 = UnsafeRawPointer(x + 2 * k), x3 = UnsafeRawPointer(x + 3 * k)
+  var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
+  var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>()
+  var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>()
+  var a30 = SIMD16<Float>(), a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>()
+  var i = 0
+  while i + 16 <= k {
+    let o = 4 * i
+    let v0 = floats16(x0, o), v1 = floats16(x1, o), v2 = floats16(x2, o), v3 = floats16(x3, o)
+    var u = floats16(w.0, o)
+    multiplyAdd(&a00, u, v0); multiplyAdd(&a01, u, v1); multiplyAdd(&a02, u, v2); multiplyAdd(&a03, u, v3)
+    u = floats16(w.1, o)
+    multiplyAdd(&a10, u, v0); multiplyAdd(&a11, u, v1); multiplyAdd(&a12, u, v2); multiplyAdd(&a13, u, v3)
+    u = floats16(w.2, o)
+    multiplyAdd(&a20, u, v0); multiplyAdd(&a21, u, v1); multiplyAdd(&a22, u, v2); multiplyAdd(&a23, u, v3)
+    u = floats16(w.3, o)
+    multiplyAdd(&a30, u, v0); multiplyAdd(&a31, u, v1); multiplyAdd(&a32, u, v2); multiplyAdd(&a33, u, v3)
+    i += 16
+  }
+  var out = SIMD16<Float>(laneSum(a00), laneSum(a01), laneSum(a02), laneSum(a03),
+                          laneSum(a10), laneSum(a11), laneSum(a12), laneSum(a13),
+                          laneSum(a20), laneSum(a21), laneSum(a22), laneSum(a23),
+                          laneSum(a30), laneSum(a31), laneSum(a32), laneSum(a33))
+  if i < k {  // scalar tail (K not a multiple of 16)
+    let ws = [w.0, w.1, w.2, w.3].map { $0.assumingMemoryBound(to: Float.self) }
+    while i < k {
+      for r in 0..<4 { for j in 0..<4 { out[r * 4 + j] += ws[r][i] * x[j * k + i] } }
+      i += 1
+    }
+  }
+  return out
+}

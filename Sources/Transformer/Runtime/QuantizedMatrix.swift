@@ -1,0 +1,99 @@
+// A weight matrix kept in the element type its GGUF file stores it in, so inference reads
+// the stored blocks (a Q4_0 matrix costs 4.5 bits a weight in memory, not 32).
+//
+// Legend: R = rows (outputs), K = columns (inputs, the innermost GGUF dimension). Each row is
+// K / blockSize whole blocks of the type's layout (Files/Dequantize.swift documents them),
+// rows stored one after another: row r starts at byte r · rowByteCount.
+
+import LinearAlgebra
+
+/// A row-major (R × K) matrix whose rows are stored as blocks of a ggml type.
+///
+/// The bytes either live in a 64-byte-aligned allocation owned by the instance, or are
+/// borrowed from a memory-mapped file that `owner` keeps mapped (a class, so the kernels can
+/// hold a stable pointer for the model's lifetime; never mutated after `init`, hence
+/// `@unchecked Sendable`).
+public final class QuantizedMatrix: @unchecked Sendable {
+  /// The stored element type; one of `QuantizedMatrix.computableTypes`.
+  public let type: GGMLType
+  public let rows: Int
+  public let columns: Int
+  /// Bytes of one row: K / blockSize · blockByteCount.
+  public let rowByteCount: Int
+  let base: UnsafeRawPointer
+  private let ownsBytes: Bool
+  private let owner: AnyObject?
+
+  /// The types the runtime computes on directly (the dot kernels of QuantizedDot.swift).
+  public static let computableTypes: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q4_K, .q6_K]
+
+  /// Copies `bytes`, the `rows · columns` elements of a matrix stored as `type`.
+  /// - Precondition: `type` is computable, `columns` a multiple of its block size, and
+  ///   `bytes.count == rows · columns / blockSize · blockByteCount`.
+  public init(type: GGMLType, rows: Int, columns: Int, bytes: UnsafeRawBufferPointer) {
+    precondition(Self.computableTypes.contains(type), "no kernel computes on \(type.name)")
+    precondition(rows >= 0 && columns >= 0 && columns % type.blockSize == 0,
+                 "\(rows)×\(columns) is not whole \(type.name) blocks per row")
+    self.type = type
+    self.rows = rows
+    self.columns = columns
+    rowByteCount = columns / type.blockSize * type.blockByteCount
+    precondition(bytes.count == rows * rowByteCount, "\(bytes.count) bytes for a \(rows)×\(columns) \(type.name) matrix")
+    let copy = UnsafeMutableRawPointer.allocate(byteCount: max(rows * rowByteCount, 1), alignment: 64)
+    if let source = bytes.baseAddress, bytes.count > 0 { copy.copyMemory(from: source, byteCount: bytes.count) }
+    base = UnsafeRawPointer(copy)
+    ownsBytes = true
+    owner = nil
+  }
+
+  /// Borrows `rows · rowByteCount` bytes at `pointer`, which must stay valid and unchanged as
+  /// long as `owner` lives (a mapped file).
+  init(type: GGMLType, rows: Int, columns: Int, borrowing pointer: UnsafeRawPointer, owner: AnyObject) {
+    precondition(Self.computableTypes.contains(type) && columns % type.blockSize == 0)
+    self.type = type
+    self.rows = rows
+    self.columns = columns
+    rowByteCount = columns / type.blockSize * type.blockByteCount
+    base = pointer
+    ownsBytes = false
+    self.owner = owner
+  }
+
+  /// Stores the F32 matrix `m` as `type` with the quantisers of Files/Quantize.swift
+  /// (llama.cpp's reference rounding). Used for weights of types without a kernel and by tests.
+  public static func quantizing(_ m: Matrix, as type: GGMLType) -> QuantizedMatrix {
+    let bytes = GGMLQuantizer.quantize(type, m.storage[...])
+    return bytes.withUnsafeBytes { QuantizedMatrix(type: type, rows: m.rows, columns: m.columns, bytes: $0) }
+  }
+
+  deinit { if ownsBytes { UnsafeMutableRawPointer(mutating: base).deallocate() } }
+
+  /// Bytes held.
+  public var byteCount: Int { rows * rowByteCount }
+
+  /// Pointer to the first block of row `r`.
+  @inline(__always)
+  func row(_ r: Int) -> UnsafeRawPointer { base + r * rowByteCount }
+
+  /// Row `r` dequantised into `out` (K floats), by the reference block decoder.
+  func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+    dequantizeBlocks(type, row(r), blockCount: columns / type.blockSize, into: out)
+  }
+
+  /// Row `r` dequantised into `out` in registers (the same values as `dequantizeRow`).
+  func unpackRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
+    dequantizeRowVectorised(type, row(r), columns, into: out)
+  }
+
+  /// The whole matrix dequantised to F32 (the reference the kernels are tested against).
+  public func dequantized() -> Matrix {
+    let count = rows * columns
+    let storage = [Float](unsafeUninitializedCapacity: count) { buffer, initialized in
+      if let out = buffer.baseAddress {
+        for r in 0..<rows { dequantizeRow(r, into: out + r * columns) }
+      }
+      initialized = count
+    }
+    return Matrix(rows: rows, columns: columns, storage: storage)
+  }
+}

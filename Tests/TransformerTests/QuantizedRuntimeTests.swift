@@ -1,0 +1,187 @@
+// The quantised runtime (Sources/Transformer/Runtime): every stored-type dot kernel against
+// dequantise-then-F32 on awkward shapes, the parallel and batched products against the
+// one-thread reference, and whole models against `Model` (the dequantised F32 path) on the
+// same GGUF file.
+
+import Foundation
+import LinearAlgebra
+import Testing
+@testable import Transformer
+
+/// The reference: W (dequantised, exact in Float for every computable type) times x in Double.
+private func referenceProduct(_ w: Matrix, _ x: [Float]) -> (values: [Double], magnitudes: [Double]) {
+  var values = [Double](repeating: 0, count: w.rows), magnitudes = values
+  for r in 0..<w.rows {
+    for c in 0..<w.columns {
+      let t = Double(w[r, c]) * Double(x[c])
+      values[r] += t
+      magnitudes[r] += abs(t)
+    }
+  }
+  return (values, magnitudes)
+}
+
+/// Tolerance of a float32 dot product of length K against the exact sum: the kernels sum the
+/// same products w_i·x_i as dequantise-then-F32 (block values d·q, d·q + m, d·sc·q are exact
+/// in Float: an f16 scale has 11 significant bits, a quant ≤ 8 bits; Q4_K's d·sc·q − dmin·mn
+/// is rounded once per element), only in another order, so |error| ≤ γ_(K+2) · Σ|w_i·x_i|
+/// with γ_n = n·u/(1 − n·u), u = 2⁻²⁴ (Higham, Accuracy and Stability, §3.1).
+private func dotTolerance(k: Int, magnitude: Double) -> Double {
+  let u = 0x1p-24, n = Double(k + 2)
+  return n * u / (1 - n * u) * magnitude
+}
+
+private let computableTypes: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q4_K, .q6_K]
+
+@Suite("Quantised runtime: kernels")
+struct QuantizedKernelTests {
+  /// (rows, K) shapes: one row; rows that are not a multiple of a piece or of 4; K a single
+  /// block; several blocks; for plain types K with a scalar tail.
+  static func shapes(_ type: GGMLType) -> [(Int, Int)] {
+    let b = type.blockSize == 1 ? 32 : type.blockSize
+    var s = [(1, b), (7, b), (37, 3 * b), (1, 2 * b)]
+    if type.blockSize == 1 { s += [(5, 37), (3, 16), (2, 1)] }
+    return s
+  }
+
+  @Test("each type's dot kernel equals dequantise-then-F32 within float summation error", arguments: computableTypes)
+  func dotMatchesDequantised(type: GGMLType) {
+    var rng = SplitMix64(seed: 11)
+    for (rows, k) in Self.shapes(type) {
+      let weights = Matrix.random(rows: rows, columns: k, scale: 1, using: &rng)
+      let m = QuantizedMatrix.quantizing(weights, as: type)
+      #expect(m.rowByteCount * rows == m.byteCount && m.byteCount == rows * k / type.blockSize * type.blockByteCount)
+      let x = (0..<k).map { _ in rng.nextFloat(in: -2...2) }
+      let dequantised = m.dequantized()
+      let (want, magnitude) = referenceProduct(dequantised, x)
+      let got = m.multiply(x)
+      for r in 0..<rows {
+        let error = abs(Double(got[r]) - want[r])
+        #expect(error <= dotTolerance(k: k, magnitude: magnitude[r]), "\(type.name) \(rows)×\(k) row \(r): \(error)")
+      }
+      // Quantised weights are not the originals (the test would pass vacuously on F32 only).
+      if type != .f32 { #expect(dequantised.storage != weights.storage, "\(type.name)") }
+    }
+  }
+
+  @Test("rows unpacked in registers equal the reference block decoder bit for bit", arguments: computableTypes)
+  func unpackMatchesDequantize(type: GGMLType) {
+    var rng = SplitMix64(seed: 9)
+    for (rows, k) in Self.shapes(type) {
+      let m = QuantizedMatrix.quantizing(Matrix.random(rows: rows, columns: k, scale: 3, using: &rng), as: type)
+      var fast = [Float](repeating: .nan, count: k), reference = [Float](repeating: .nan, count: k)
+      for r in 0..<rows {
+        fast.withUnsafeMutableBufferPointer { m.unpackRow(r, into: $0.baseAddress!) }
+        reference.withUnsafeMutableBufferPointer { m.dequantizeRow(r, into: $0.baseAddress!) }
+        #expect(fast.map(\.bitPattern) == reference.map(\.bitPattern), "\(type.name) \(rows)×\(k) row \(r)")
+      }
+    }
+  }
+
+  @Test("the parallel GEMV plan and the batched product equal the one-thread rows bit for bit / within rounding",
+        arguments: computableTypes)
+  func parallelPathsMatch(type: GGMLType) {
+    var rng = SplitMix64(seed: 5)
+    let k = type.blockSize == 1 ? 53 : type.blockSize, rows = 301, tokens = 6  // 4×4 tiles and leftovers; F32 K with a tail
+    let m = QuantizedMatrix.quantizing(Matrix.random(rows: rows, columns: k, scale: 1, using: &rng), as: type)
+    let bias = FloatBuffer((0..<rows).map { _ in rng.nextFloat(in: -1...1) })
+    let xs = (0..<(tokens * k)).map { _ in rng.nextFloat(in: -1...1) }
+    let y = FloatBuffer(count: rows), yBatch = FloatBuffer(count: tokens * rows)
+    xs.withUnsafeBufferPointer { xp in
+      for threads in [1, 2] {
+        Parallelism.maxThreads = threads
+        GemvPlan([GemvJob(matrix: m, x: xp.baseAddress!, y: y.pointer, bias: bias)], threads: threads).run()
+        let single = m.multiply(Array(xs[0..<k]), bias: bias.array)
+        #expect(y.array == single, "\(type.name), \(threads) threads")
+      }
+      Parallelism.maxThreads = 0
+      batchedProduct(m, x: xp.baseAddress!, tokens: tokens, y: yBatch.pointer, bias: bias, accumulate: false)
+    }
+    let dequantised = m.dequantized()
+    for t in 0..<tokens {
+      let x = Array(xs[(t * k)..<((t + 1) * k)])
+      let (want, magnitude) = referenceProduct(dequantised, x)
+      for r in 0..<rows {
+        let error = abs(Double(yBatch.pointer[t * rows + r]) - Double(bias.pointer[r]) - want[r])
+        #expect(error <= dotTolerance(k: k, magnitude: magnitude[r]) + 0x1p-23 * abs(Double(bias.pointer[r])),
+                "\(type.name) token \(t) row \(r)")
+      }
+    }
+  }
+}
+
+@Suite("Quantised runtime: models")
+struct QuantizedModelTests {
+  /// Relative logit difference allowed between the runtime and `Model` on the same file:
+  /// both compute the same float32 function from the same (exactly dequantised) weights, by
+  /// different summation orders and RoPE row orders, through two layers and the head.
+  static let sameFunction = 1e-4
+
+  /// Writes `model` as a GGUF of `type`, loads it both ways, and runs `body`.
+  func withBothPaths(_ model: Model, type: GGMLType, _ body: (Model, QuantizedModel) throws -> Void) throws {
+    let folder = try makeTemporaryFolder()
+    defer { try? FileManager.default.removeItem(at: folder) }
+    let url = folder.appendingPathComponent("m.gguf")
+    try GGUFExporter.write(model, tokenizer: [], to: url, options: .init(type: type))
+    let dequantised = try ModelLoader.load(path: url.path).model
+    let quantised = try QuantizedModel(path: url.path)
+    try body(dequantised, quantised)
+  }
+
+  @Test("logits, perplexity and greedy tokens on the quantised path equal the dequantised path",
+        arguments: [GGMLType.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q4_K, .q6_K])  // Q5_0 via the K-quant fallback
+  func sameAsDequantised(type: GGMLType) throws {
+    // hidden 256 = one K-quant block; MLP 200 pads to 224 (ffn_down falls back to Q5_0 /
+    // Q8_0 for K-quants, a type the runtime dequantises or computes on).
+    let model = randomLlama(hidden: 256, heads: 4, kvHeads: 2, headDim: 64, inner: 200, layers: 2, vocab: 96, seed: 3)
+    let ids = testTokens(12, vocab: 96)[0]
+    try withBothPaths(model, type: type) { reference, runtime in
+      #expect(runtime.computedTypes.contains(type.name))
+      // K-quant exports store the 224-wide ffn_down rows as Q5_0 / Q8_0: computed on, not widened.
+      #expect(!runtime.computedTypes.contains("F32") || type == .f32, "\(runtime.computedTypes)")
+      let want = try reference.logits([ids]).storage
+      let batched = try runtime.logits(ids).storage
+      let stepped = try runtime.stepLogits(ids).storage
+      #expect(relativeMaxError(batched, want) <= Self.sameFunction, "\(type.name) prefill: \(relativeMaxError(batched, want))")
+      #expect(relativeMaxError(stepped, want) <= Self.sameFunction, "\(type.name) decode: \(relativeMaxError(stepped, want))")
+      // Perplexity: mean NLL of the runtime against the one `Model` gives for the same tokens.
+      let normed = reference.applyFinalNorm(try reference.hiddenStates([ids]).hidden)
+      let targets: [Int?] = ids.dropFirst().map { $0 } + [nil]
+      let nll = reference.negativeLogLikelihoods(normed: normed, targets: targets)
+      let wantMean = nll.reduce(0, +) / Double(ids.count - 1)
+      let gotMean = try runtime.meanNegativeLogLikelihood(ids)
+      #expect(abs(gotMean - wantMean) <= Self.sameFunction * wantMean, "\(type.name) NLL \(gotMean) vs \(wantMean)")
+      // Greedy generation picks the same tokens.
+      let prompt = Array(ids.prefix(4))
+      let wantTokens = try reference.generate(prompt: prompt, maxTokens: 8, options: .greedy)
+      let (gotTokens, timing) = try runtime.generate(prompt: prompt, maxTokens: 8, options: .greedy)
+      #expect(gotTokens == wantTokens, "\(type.name)")
+      #expect(timing.promptTokens == 4 && timing.decodedTokens == 7)
+    }
+  }
+
+  @Test("a pruned llama (uneven groups, output biases, a head-free layer) runs on the runtime as on Model")
+  func prunedModel() throws {
+    let base = withOutputBiases(try FixtureModel.load("llama-gqa"), seed: 7)
+    let small = pruned(base, plans: [PrunedLayerPlan(keptHeads: [0, 1, 3], keptChannels: Array(0..<23)),
+                                     PrunedLayerPlan(keptHeads: [], keptChannels: Array(5..<40))])
+    let ids = try ForwardFixture.golden("llama-gqa").inputIDs[0]
+    try withBothPaths(small, type: .f32) { reference, runtime in
+      let want = try reference.logits([ids]).storage
+      #expect(relativeMaxError(try runtime.logits(ids).storage, want) <= Self.sameFunction)
+      #expect(relativeMaxError(try runtime.stepLogits(ids).storage, want) <= Self.sameFunction)
+    }
+  }
+
+  @Test("bad input: ids outside the vocabulary, a full session, an empty prompt throw")
+  func badInput() throws {
+    let model = randomLlama(hidden: 64, heads: 2, kvHeads: 1, headDim: 32, inner: 64, layers: 1, vocab: 40, seed: 1)
+    try withBothPaths(model, type: .q8_0) { _, runtime in
+      let session = DecodeSession(model: runtime, capacity: 2)
+      #expect(throws: ForwardError.tokenOutOfRange(token: 40, vocabularySize: 40)) { try session.step(40) }
+      try session.prefill([1, 2])
+      #expect(throws: ForwardError.sequenceTooLong(length: 3, limit: 2)) { try session.step(3) }
+      #expect(throws: ForwardError.emptyInput) { try runtime.generate(prompt: [], maxTokens: 3, options: .greedy) }
+    }
+  }
+}
