@@ -111,42 +111,35 @@ func dotF32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float
 
 @inline(__always)
 func dotF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
-  let xr = UnsafeRawPointer(x)
-  var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
-  var i = 0
-  while i + 32 <= k {
-    multiplyAdd(&a0, halfLanes(bytes16(w, 2 * i, as: SIMD16<UInt16>.self)), floats16(xr, 4 * i))
-    multiplyAdd(&a1, halfLanes(bytes16(w, 2 * i + 32, as: SIMD16<UInt16>.self)), floats16(xr, 4 * i + 64))
-    i += 32
-  }
-  if i + 16 <= k {
-    multiplyAdd(&a0, halfLanes(bytes16(w, 2 * i, as: SIMD16<UInt16>.self)), floats16(xr, 4 * i))
-    i += 16
-  }
-  var s = laneSum(a0 + a1)
-  while i < k { s += halfScalar(w, 2 * i) * x[i]; i += 1 }
-  return s
+  dotHalfWidth(w, x, k, lanes: halfLanes, scalar: { halfScalar(w, 2 * $0) })
 }
 
 @inline(__always)
 func dotBF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+  dotHalfWidth(w, x, k, lanes: bfloat16Lanes, scalar: {
+    floatFromBFloat16(UInt16(littleEndian: w.loadUnaligned(fromByteOffset: 2 * $0, as: UInt16.self)))
+  })
+}
+
+/// The dot product of a row of 16-bit floats (F16 or BF16: `lanes` widens 16 of them,
+/// `scalar` reads element i) with x: two FMA chains over 32 elements, then the tail.
+@inline(__always)
+func dotHalfWidth(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int,
+                  lanes: (SIMD16<UInt16>) -> SIMD16<Float>, scalar: (Int) -> Float) -> Float {
   let xr = UnsafeRawPointer(x)
   var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
   var i = 0
   while i + 32 <= k {
-    multiplyAdd(&a0, bfloat16Lanes(bytes16(w, 2 * i, as: SIMD16<UInt16>.self)), floats16(xr, 4 * i))
-    multiplyAdd(&a1, bfloat16Lanes(bytes16(w, 2 * i + 32, as: SIMD16<UInt16>.self)), floats16(xr, 4 * i + 64))
+    multiplyAdd(&a0, lanes(bytes16(w, 2 * i, as: SIMD16<UInt16>.self)), floats16(xr, 4 * i))
+    multiplyAdd(&a1, lanes(bytes16(w, 2 * i + 32, as: SIMD16<UInt16>.self)), floats16(xr, 4 * i + 64))
     i += 32
   }
   if i + 16 <= k {
-    multiplyAdd(&a0, bfloat16Lanes(bytes16(w, 2 * i, as: SIMD16<UInt16>.self)), floats16(xr, 4 * i))
+    multiplyAdd(&a0, lanes(bytes16(w, 2 * i, as: SIMD16<UInt16>.self)), floats16(xr, 4 * i))
     i += 16
   }
   var s = laneSum(a0 + a1)
-  while i < k {
-    s += floatFromBFloat16(UInt16(littleEndian: w.loadUnaligned(fromByteOffset: 2 * i, as: UInt16.self))) * x[i]
-    i += 1
-  }
+  while i < k { s += scalar(i) * x[i]; i += 1 }
   return s
 }
 
