@@ -277,12 +277,17 @@ public struct PruningPipeline: Sendable {
   func allocate(model: Model, sequences: [[Int]], layers: Range<Int>, progress: (String) -> Void) throws -> [Int: LayerCut] {
     let shapes = Dictionary(uniqueKeysWithValues: layers.map { ($0, model.config.layers[$0]) })
     if plan.allocation == .uniform {
+      // Dense edges: the range's budget comes from the layers between them (no cut = dense).
+      let inner = (layers.lowerBound + plan.denseEdges)..<(layers.upperBound - plan.denseEdges)
+      let parameters = { (r: Range<Int>) in Double(r.reduce(0) { $0 + ParameterCount.layer(model.weights.layers[$1]).total }) }
+      let s = inner == layers ? plan.sparsity : min(plan.sparsity * parameters(layers) / parameters(inner), 0.95)
+      let innerShapes = shapes.filter { inner.contains($0.key) }
       guard plan.headRatio != nil || plan.ramp != 0 else {
-        return Allocation.uniform(sparsity: plan.sparsity, shapes: shapes, roundTo: plan.roundTo)
+        return Allocation.uniform(sparsity: s, shapes: innerShapes, roundTo: plan.roundTo)
       }
-      return Allocation.balanced(sparsity: plan.sparsity, headRatio: plan.headRatio ?? 1, ramp: plan.ramp,
-                                 layers: Dictionary(uniqueKeysWithValues: layers.map { ($0, model.weights.layers[$0]) }),
-                                 shapes: shapes, headDimension: model.config.headDimension, roundTo: plan.roundTo)
+      return Allocation.balanced(sparsity: s, headRatio: plan.headRatio ?? 1, ramp: plan.ramp,
+                                 layers: Dictionary(uniqueKeysWithValues: inner.map { ($0, model.weights.layers[$0]) }),
+                                 shapes: innerShapes, headDimension: model.config.headDimension, roundTo: plan.roundTo)
     }
     progress("allocation: scoring the dense model")
     var rng = SplitMix64(seed: plan.seed ^ 0x474C_4F42)

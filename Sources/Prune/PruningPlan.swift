@@ -78,6 +78,10 @@ public struct PruningPlan: Sendable, Equatable {
   /// With uniform allocation: depth ramp β of the per-layer sparsity (0 = flat;
   /// `Allocation.rampedSparsity`).
   public var ramp: Double
+  /// With uniform allocation: this many layers at each end of the pruned range stay dense,
+  /// and the range's budget (`sparsity` of all its layers' parameters) comes from the layers
+  /// between them (FLAP and LLM-Pruner leave LLaMA's first and last layers whole).
+  public var denseEdges: Int
   public var seed: UInt64
 
   /// A plan; `nil` arguments take the defaults above (`recoverySamples`:
@@ -88,7 +92,8 @@ public struct PruningPlan: Sendable, Equatable {
               calibration: CalibrationSource, samples: Int? = nil, sequenceLength: Int? = nil,
               recoverySamples: Int? = nil, recovery: Bool = false, remedy: Bool = false,
               target: ReconstructionTarget = .residual, damp: Double? = nil, dampingPrior: DampingPrior = .original,
-              roundTo: Int = 1, headRatio: Double? = nil, ramp: Double = 0, seed: UInt64 = 0) {
+              roundTo: Int = 1, headRatio: Double? = nil, ramp: Double = 0, denseEdges: Int = 0,
+              seed: UInt64 = 0) {
     self.sparsity = sparsity
     self.criterion = criterion
     self.headSimilarityTau = headSimilarityTau
@@ -109,6 +114,7 @@ public struct PruningPlan: Sendable, Equatable {
     self.roundTo = roundTo
     self.headRatio = headRatio
     self.ramp = ramp
+    self.denseEdges = denseEdges
     self.seed = seed
   }
 
@@ -141,6 +147,11 @@ public struct PruningPlan: Sendable, Equatable {
       guard keep.heads != nil || keep.channels != nil else { throw .invalidPlan("keep names neither heads nor channels") }
       guard sparsity == 0, fixedCuts == nil, allocation == .uniform, roundTo == 1, headRatio == nil, ramp == 0 else {
         throw .invalidPlan("keep fixes every pruned layer's shape: it excludes sparsity, fixed cuts, global/energy allocation, round-to, head ratio and ramp")
+      }
+    }
+    if denseEdges != 0 {
+      guard keep == nil, allocation == .uniform, denseEdges > 0, 2 * denseEdges < range.count else {
+        throw .invalidPlan("dense edges (\(denseEdges)) need uniform allocation, no keep, and leave at least one of layers \(range.lowerBound)..<\(range.upperBound) to prune")
       }
     }
     if headRatio != nil || ramp != 0 {

@@ -32,6 +32,8 @@ enum PruneCommand {
       --round-to N            kept MLP widths rounded to multiples of N
       --head-ratio R          uniform allocation: remove round(R·s·heads) query heads per layer and fill the
                               layer's parameter budget with MLP channels (R in [0, 2]; unset: each module loses s)
+      --dense-edges N         uniform allocation: leave N layers at each end of the pruned range dense; the
+                              others remove the range's whole budget (default 0)
       --ramp B                uniform allocation: per-layer sparsity rising with depth, s·(1 + B·(g − mean g)),
                               g = ln(1+i)/ln(layers) (B in [-2, 2]; 0 = flat)
       --fast                  no least-squares repair: score and remove only (seconds instead of a minute)
@@ -87,6 +89,7 @@ enum PruneCommand {
     let requestedRoundTo = try args.int("--round-to", in: 1...65_536)
     let headRatio = try args.double("--head-ratio", in: 0...2)
     let ramp = try args.double("--ramp", in: -2...2)
+    let denseEdges = try args.int("--dense-edges", in: 0...10_000)
     let target = try args.choice("--target", as: ReconstructionTarget.self) ?? .residual
     let damp = try args.double("--damp", in: 0...1e6)
     let dampingPrior = try args.choice("--damp-prior", as: DampingPrior.self) ?? .original
@@ -103,12 +106,14 @@ enum PruneCommand {
       if requestedSparsity != nil { throw UsageError("--keep and --sparsity exclude each other") }
       if let a = requestedAllocation, a != .uniform { throw UsageError("--keep and --allocation \(a.rawValue) exclude each other") }
       if requestedRoundTo != nil { throw UsageError("--keep and --round-to exclude each other") }
-      if headRatio != nil || ramp != nil { throw UsageError("--keep and --head-ratio/--ramp exclude each other") }
+      if headRatio != nil || ramp != nil || denseEdges != nil {
+        throw UsageError("--keep and --head-ratio/--ramp/--dense-edges exclude each other")
+      }
     }
     guard let sparsity = keep == nil ? requestedSparsity : 0 else { throw UsageError("--sparsity S (or --keep heads=H,channels=C) is required") }
     let allocation = requestedAllocation ?? .uniform, roundTo = requestedRoundTo ?? 1
-    if allocation != .uniform && (headRatio != nil || ramp != nil) {
-      throw UsageError("--head-ratio and --ramp shape --allocation uniform, not \(allocation.rawValue)")
+    if allocation != .uniform && (headRatio != nil || ramp != nil || denseEdges != nil) {
+      throw UsageError("--head-ratio, --ramp and --dense-edges shape --allocation uniform, not \(allocation.rawValue)")
     }
     if calibrationPath != nil && selfGenerated { throw UsageError("--calibration and --self-generated exclude each other") }
     if calibrationPath == nil && format != nil { throw UsageError("--format goes with --calibration") }
@@ -128,6 +133,7 @@ enum PruneCommand {
                            keep: keep, layers: layers, calibration: calibration, samples: samples, sequenceLength: seqLen,
                            recoverySamples: recoverySamples, recovery: recovery, remedy: remedy, target: target, damp: damp,
                            dampingPrior: dampingPrior, roundTo: roundTo, headRatio: headRatio, ramp: ramp ?? 0,
+                           denseEdges: denseEdges ?? 0,
                            seed: UInt64(seed))
     if calibration == .none && plan.needsData {
       throw UsageError("criterion \(criterion.rawValue)\(recovery || remedy ? " with recovery/remedy" : "")\(tau != nil ? " with head similarity" : "") needs --calibration PATH --format F or --self-generated (or use --criterion data-free)")

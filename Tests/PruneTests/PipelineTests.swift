@@ -104,4 +104,20 @@ struct PipelineTests {
     #expect(result.achievedSparsity >= 0.4)
     #expect(result.achievedSparsity < 0.55)
   }
+
+  @Test("dense edges leave the first and last layers whole and take the budget from the layers between")
+  func denseEdges() throws {
+    let model = TinyModel.llama(layers: 4, width: 40)
+    var plan = Self.plan(sparsity: 0.25, criterion: .l2)
+    plan.denseEdges = 1
+    let result = try PruningPipeline(plan: plan).run(model: model, sequences: [])
+    let shapes = result.model.config.layers
+    #expect(shapes[0] == model.config.layers[0] && shapes[3] == model.config.layers[3])
+    #expect(result.layers.map(\.pruned) == [false, true, true, false])
+    // Layers 1 and 2 take the whole budget: each loses 2 × 25% = 50% of its units.
+    #expect(shapes[1].queryHeadCount == 2 && shapes[1].intermediateSize == 20)
+    #expect(abs(result.achievedSparsity - 0.25) < 0.01)
+    plan.denseEdges = 2
+    #expect(throws: PruningError.self) { try plan.validate(layerCount: 4) }
+  }
 }
