@@ -39,17 +39,21 @@ enum CompareBenchmark {
     Method(name: "flap", flags: ["--criterion", "flap"]),
     Method(name: "flap-adaptive", flags: ["--criterion", "flap", "--allocation", "global"]),
     Method(name: "data-free", flags: ["--criterion", "data-free"]),
-    Method(name: "head-similarity", flags: ["--criterion", "head-similarity", "--fast"]),
-    Method(name: "second-moment", flags: ["--criterion", "second-moment", "--fast"]),
-    Method(name: "second-moment+recovery", flags: ["--criterion", "second-moment", "--recovery", "--remedy", "--recovery-samples", "16"]),
-    Method(name: "self-generated", flags: ["--criterion", "exact-moment", "--self-generated", "--fast"]),
-    Method(name: "ours", flags: ["--criterion", "exact-moment", "--fast"]),
-    Method(name: "ours+recovery", flags: ["--criterion", "exact-moment", "--recovery", "--remedy", "--recovery-samples", "16"]),
-    Method(name: "ours+remedy128", flags: ["--criterion", "exact-moment", "--no-recovery", "--remedy", "--recovery-samples", "128"]),
-    Method(name: "ours+recovery128", flags: ["--criterion", "exact-moment", "--recovery", "--remedy", "--recovery-samples", "128"]),
+    Method(name: "head-similarity", flags: ["--dense-edges", "0", "--head-ratio", "modules", "--criterion", "head-similarity", "--fast"]),
+    Method(name: "second-moment", flags: ["--dense-edges", "0", "--head-ratio", "modules", "--criterion", "second-moment", "--fast"]),
+    Method(name: "second-moment+recovery", flags: ["--dense-edges", "0", "--head-ratio", "modules", "--criterion", "second-moment", "--recovery", "--remedy", "--recovery-samples", "16"]),
+    Method(name: "self-generated", flags: ["--dense-edges", "0", "--head-ratio", "modules", "--criterion", "exact-moment", "--self-generated", "--fast"]),
+    Method(name: "ours", flags: ["--dense-edges", "0", "--head-ratio", "modules", "--criterion", "exact-moment", "--fast"]),
+    Method(name: "ours+recovery", flags: ["--dense-edges", "0", "--head-ratio", "modules", "--criterion", "exact-moment", "--recovery", "--remedy", "--recovery-samples", "16"]),
+    Method(name: "ours+remedy128", flags: ["--dense-edges", "0", "--head-ratio", "modules", "--criterion", "exact-moment", "--no-recovery", "--remedy", "--recovery-samples", "128"]),
+    Method(name: "ours+recovery128", flags: ["--dense-edges", "0", "--head-ratio", "modules", "--criterion", "exact-moment", "--recovery", "--remedy", "--recovery-samples", "128"]),
+    // Pare's defaults as `pare prune` applies them with no flags (issue 14: recovery + remedy,
+    // the first and last layers dense, each layer's budget filled exactly). The rows above pin
+    // the structure they were measured with (--dense-edges 0 --head-ratio modules).
+    Method(name: "ours-default", flags: []),
     // Ablations of our defaults (RESULTS.md's measured answers).
     Method(name: "ours-global", flags: ["--criterion", "exact-moment", "--allocation", "global", "--fast"]),
-    Method(name: "ours+recovery128-module", flags: ["--criterion", "exact-moment", "--recovery", "--remedy", "--recovery-samples", "128",
+    Method(name: "ours+recovery128-module", flags: ["--dense-edges", "0", "--head-ratio", "modules", "--criterion", "exact-moment", "--recovery", "--remedy", "--recovery-samples", "128",
                                                    "--target", "module"]),
   ]
   /// Run order (most informative first, so an interrupted run has the key rows); the table

@@ -127,6 +127,16 @@ public struct PruningPlan: Sendable, Equatable {
     calibration != .none && [.exactMoment, .secondMoment].contains(criterion)
   }
 
+  /// The structure `pare prune` gives ours (exact-moment, second-moment) when the flags say
+  /// nothing: `denseEdges` layers at each end of a range of at least `denseEdgesMinimumLayers`
+  /// layers stay dense, and `headRatio` 1 fills each layer's budget exactly (measured on
+  /// validation data, docs/RESULTS.md, issue 14). Baselines keep their published structure
+  /// (every layer, each module losing the fraction s of its units).
+  public static func structureByDefault(criterion: Criterion) -> (denseEdges: Int, headRatio: Double?) {
+    [.exactMoment, .secondMoment].contains(criterion) ? (1, 1) : (0, nil)
+  }
+  public static let denseEdgesMinimumLayers = 8
+
   /// Whether the run needs the least-squares statistics.
   public var fitsWeights: Bool { recovery || remedy }
 

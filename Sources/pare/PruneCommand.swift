@@ -30,10 +30,12 @@ enum PruneCommand {
       --layers A..<B          layers to prune (default all)
       --allocation uniform|global|energy   (default uniform; energy: relative output damage per parameter, ours)
       --round-to N            kept MLP widths rounded to multiples of N
-      --head-ratio R          uniform allocation: remove round(R·s·heads) query heads per layer and fill the
-                              layer's parameter budget with MLP channels (R in [0, 2]; unset: each module loses s)
+      --head-ratio R|modules  uniform allocation: remove round(R·s·heads) query heads per layer and fill the
+                              layer's parameter budget with MLP channels (R in [0, 2]; default 1 for exact-moment
+                              and second-moment); `modules`: each module loses s of its units (the baselines' default)
       --dense-edges N         uniform allocation: leave N layers at each end of the pruned range dense; the
-                              others remove the range's whole budget (default 0)
+                              others remove the range's whole budget (default 1 for exact-moment and
+                              second-moment when the range has at least \(PruningPlan.denseEdgesMinimumLayers) layers, else 0)
       --ramp B                uniform allocation: per-layer sparsity rising with depth, s·(1 + B·(g − mean g)),
                               g = ln(1+i)/ln(layers) (B in [-2, 2]; 0 = flat)
       --fast                  no least-squares repair: score and remove only (seconds instead of a minute)
@@ -87,7 +89,18 @@ enum PruneCommand {
     let layers = try args.option("--layers").map(parseLayers)
     let requestedAllocation = try args.choice("--allocation", as: AllocationStrategy.self)
     let requestedRoundTo = try args.int("--round-to", in: 1...65_536)
-    let headRatio = try args.double("--head-ratio", in: 0...2)
+    let headRatioText = try args.option("--head-ratio")
+    // nil: not given; .some(nil): `modules`.
+    var headRatio: Double?? = nil
+    if let text = headRatioText {
+      if text == "modules" {
+        headRatio = .some(nil)
+      } else if let v = Double(text), v.isFinite, (0...2).contains(v) {
+        headRatio = .some(v)
+      } else {
+        throw UsageError("--head-ratio takes a number in 0...2 or 'modules', got '\(text)'")
+      }
+    }
     let ramp = try args.double("--ramp", in: -2...2)
     let denseEdges = try args.int("--dense-edges", in: 0...10_000)
     let target = try args.choice("--target", as: ReconstructionTarget.self) ?? .residual
@@ -129,10 +142,14 @@ enum PruneCommand {
     if fast && (recoveryOn || remedyOn) { throw UsageError("--fast excludes --recovery and --remedy") }
     let repairs = !fast && PruningPlan.repairsByDefault(criterion: criterion, calibration: calibration)
     let recovery = recoveryOn || (repairs && !recoveryOff), remedy = remedyOn || (repairs && !remedyOff)
-    let plan = PruningPlan(sparsity: sparsity, criterion: criterion, headSimilarityTau: tau, allocation: allocation,
+    // Ours gets the measured structure unless the flags choose (dense edges need the model's
+    // layer count: settled after loading).
+    let structure = PruningPlan.structureByDefault(criterion: criterion)
+    let uniformShape = keep == nil && allocation == .uniform
+    var plan = PruningPlan(sparsity: sparsity, criterion: criterion, headSimilarityTau: tau, allocation: allocation,
                            keep: keep, layers: layers, calibration: calibration, samples: samples, sequenceLength: seqLen,
                            recoverySamples: recoverySamples, recovery: recovery, remedy: remedy, target: target, damp: damp,
-                           dampingPrior: dampingPrior, roundTo: roundTo, headRatio: headRatio, ramp: ramp ?? 0,
+                           dampingPrior: dampingPrior, roundTo: roundTo, headRatio: headRatio ?? (uniformShape ? structure.headRatio : nil), ramp: ramp ?? 0,
                            denseEdges: denseEdges ?? 0,
                            seed: UInt64(seed))
     if calibration == .none && plan.needsData {
@@ -152,6 +169,10 @@ enum PruneCommand {
     progress.report("loading \(modelPath)", final: true)
     let loaded = try ModelLoader.load(path: modelPath, allowNonFinite: args.allowNonFinite)
     let tokenizer = try Tokenizer.load(modelPath: modelPath)
+    let prunedLayers = (layers ?? 0..<loaded.model.config.layerCount).count
+    if denseEdges == nil && uniformShape && prunedLayers >= PruningPlan.denseEdgesMinimumLayers {
+      plan.denseEdges = structure.denseEdges
+    }
     try plan.validate(layerCount: loaded.model.config.layerCount)
     do {
       try plan.validate(config: loaded.model.config)

@@ -16,7 +16,7 @@ struct PruneCommandTests {
     let out = Self.temporaryFolder()
     defer { try? FileManager.default.removeItem(at: out) }
     let r = try CLI.run(["prune", TinyBytesModel.gguf, "--out", out.path, "--sparsity", "0.5", "--recovery", "--remedy",
-                         "--recovery-samples", "12", "--json"] + Self.calibration)
+                         "--recovery-samples", "12", "--head-ratio", "modules", "--json"] + Self.calibration)
     #expect(r.status == 0, "stderr: \(r.stderr)")
     let summary = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
     let shapes = try #require(summary["layer_shapes"] as? [[String: Int]])
@@ -144,6 +144,11 @@ struct PruneCommandTests {
     #expect(remedyOnly["recovery"] as? Bool == false && remedyOnly["remedy"] as? Bool == true)
     let flapRemedy = try Self.plan(Self.calibration + ["--criterion", "flap", "--remedy"])
     #expect(flapRemedy["recovery"] as? Bool == false && flapRemedy["remedy"] as? Bool == true)
+    // Structure: ours fills each layer's budget (head ratio 1); the 2-layer fixture is below
+    // the dense-edges minimum, so no layer is left whole; baselines keep their structure.
+    #expect(plain["head_ratio"] as? Double == 1 && plain["dense_edges"] == nil)
+    #expect(flap["head_ratio"] == nil && flap["dense_edges"] == nil)
+    #expect(try Self.plan(Self.calibration + ["--head-ratio", "modules"])["head_ratio"] == nil)
     let dataFree = try Self.plan(["--criterion", "data-free"])
     #expect(dataFree["recovery"] as? Bool == false && dataFree["remedy"] as? Bool == false)
   }

@@ -299,9 +299,10 @@ struct ReliabilityTests {
     func race(_ extra: [String]) throws -> [Int32] {
       // Different sparsities, so the two results differ in every file; the stall makes
       // both reach the final rename while the other's output is staged.
-      let a = try Self.start(["prune", TinyBytesModel.gguf, "--out", out.path, "--sparsity", "0.25"] + extra
+      // `--head-ratio modules`: each module loses the fraction s, so the MLP width names the run.
+      let a = try Self.start(["prune", TinyBytesModel.gguf, "--out", out.path, "--sparsity", "0.25", "--head-ratio", "modules"] + extra
                              + PruneCommandTests.calibration, in: dir, tag: "a", environment: Self.stall)
-      let b = try Self.start(["prune", TinyBytesModel.gguf, "--out", out.path, "--sparsity", "0.5"] + extra
+      let b = try Self.start(["prune", TinyBytesModel.gguf, "--out", out.path, "--sparsity", "0.5", "--head-ratio", "modules"] + extra
                              + PruneCommandTests.calibration, in: dir, tag: "b", environment: Self.stall)
       a.waitUntilExit()
       b.waitUntilExit()
