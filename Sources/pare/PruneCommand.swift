@@ -12,7 +12,7 @@ enum PruneCommand {
     model (model.safetensors, config.json with a "pare" block, tokenizer.json, report.json,
     report.md, widths.svg) to DIR atomically. MODEL is never modified.
 
-      --sparsity S            fraction of the attention + MLP parameters of the pruned layers to remove, in [0, 1)
+      --sparsity S            fraction of the attention + MLP parameters of the layers in range (--layers) to remove, in [0, 1)
       --keep heads=H,channels=C   instead of --sparsity: every pruned layer keeps exactly H query heads and
                               C MLP channels, chosen by the criterion (a KV head stays while any query head of
                               its group does); either key alone leaves the other module whole. H ≥ 1, C ≥ 1, at
@@ -192,7 +192,7 @@ enum PruneCommand {
     }
     progress.report("pruned: \(result.parametersBefore) → \(result.parametersAfter) parameters", final: true)
     let requested = keep.map { "shape \(PruningReport.keepDescription($0))" } ?? String(format: "%.2f%%", 100 * sparsity)
-    let summary = String(format: "pruned %@: %d → %d parameters; achieved sparsity %.2f%% (requested %@) of the pruned layers' attention + MLP parameters",
+    let summary = String(format: "pruned %@: %d → %d parameters; achieved sparsity %.2f%% (requested %@) of the attention + MLP parameters of the layers in range (all, unless --layers)",
                          modelPath as NSString, result.parametersBefore, result.parametersAfter, 100 * result.achievedSparsity,
                          requested as NSString)
 
