@@ -76,10 +76,12 @@ public struct PruningPipeline: Sendable {
     var rng = SplitMix64(seed: plan.seed ^ 0x5052_554E_4521)
     var pruned = model
     var reports: [LayerReport] = []
+    // Past the last pruned layer no module reads the streams.
+    let lastPruned = layerRange.last { cuts[$0] != nil } ?? -1
     for index in 0..<config.layerCount {
       let original = model.layer(index)
       guard layerRange.contains(index), let cut = cuts[index] else {
-        if streams.hasData && index < layerRange.upperBound { streams.advance(through: original) }
+        if streams.hasData && index < lastPruned { streams.advance(through: original) }
         reports.append(LayerReport(layer: index, pruned: false, keptHeads: AttentionModule(layer: original).originalUnits,
                                    removedHeads: [], keptKeyValueHeads: original.shape.keyValueHeadCount,
                                    keptChannels: original.shape.intermediateSize, removedChannels: 0,
@@ -130,10 +132,13 @@ public struct PruningPipeline: Sendable {
       pruned = dense
     }
 
-    /// Both streams through an unpruned layer.
+    /// Whether no module has been pruned yet, so both streams hold the same states.
+    var identical = true
+
+    /// Both streams through an unpruned layer (one pass while they are still identical).
     mutating func advance(through layer: TransformerLayer) {
       dense = layer.forward(dense, batch: batch)
-      pruned = layer.forward(pruned, batch: batch)
+      pruned = identical ? dense : layer.forward(pruned, batch: batch)
     }
   }
 
@@ -181,7 +186,7 @@ public struct PruningPipeline: Sendable {
       }
     }
     // 3b. Score and choose the units to remove.
-    let scores = plan.criterion.scores(module, statistics: statistics, rng: &rng)
+    var scores = plan.criterion.scores(module, statistics: statistics, rng: &rng)
     var order = scores.indices.sorted { (scores[$0], $0) < (scores[$1], $1) }
     var unitCut = cut, redundant: [Int] = []
     if let tau = plan.headSimilarityTau, let distances {
@@ -191,7 +196,18 @@ public struct PruningPipeline: Sendable {
       order = redundant + order.filter { !redundant.contains($0) }
       if plan.fixedCuts == nil && plan.keep == nil && plan.sparsity == 0 { unitCut = redundant.count }
     }
-    let removed = order.prefix(min(unitCut, module.unitCount - 1)).sorted()
+    var removed = order.prefix(min(unitCut, module.unitCount - 1)).sorted()
+    if plan.obsSteps > 0, let levelTwoProblem, !removed.isEmpty {
+      // Greedy removal in steps by the refit error each unit's removal costs (OBS).
+      do {
+        (removed, scores) = try levelTwoProblem.stepwiseRemoval(
+          units: (0..<module.unitCount).map { module.columns(of: [$0]) }, cut: removed.count, steps: plan.obsSteps,
+          damp: plan.damp, prior: plan.dampingPrior == .original ? module.levelTwo : nil)
+      } catch {
+        throw PruningError.reconstructionFailed(layer: layer, module: "\(M.name) \(M.linearNames.levelTwo) (stepwise removal)",
+                                                detail: error.description)
+      }
+    }
     let kept = (0..<module.unitCount).filter { !removed.contains($0) }
     let original = module.originalUnits, before = module.levelTwo
     // 3c. Remove; 4. repair level 2.
@@ -216,6 +232,7 @@ public struct PruningPipeline: Sendable {
       outcome.error = relativeSquaredError(yp, target)
       add(&streams.dense, dense.output)
       add(&streams.pruned, yp)
+      streams.identical = false
     }
     return (module, outcome)
   }

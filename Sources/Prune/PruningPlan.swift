@@ -82,6 +82,10 @@ public struct PruningPlan: Sendable, Equatable {
   /// and the range's budget (`sparsity` of all its layers' parameters) comes from the layers
   /// between them (FLAP and LLM-Pruner leave LLaMA's first and last layers whole).
   public var denseEdges: Int
+  /// With the remedy: 0 removes the lowest-scored units at once; N ≥ 1 removes them in N
+  /// greedy slices by the least-squares error their removal costs after the refit, refitting
+  /// between slices (OBS-style; `LeastSquares.stepwiseRemoval`).
+  public var obsSteps: Int
   public var seed: UInt64
 
   /// A plan; `nil` arguments take the defaults above (`recoverySamples`:
@@ -93,7 +97,7 @@ public struct PruningPlan: Sendable, Equatable {
               recoverySamples: Int? = nil, recovery: Bool = false, remedy: Bool = false,
               target: ReconstructionTarget = .residual, damp: Double? = nil, dampingPrior: DampingPrior = .original,
               roundTo: Int = 1, headRatio: Double? = nil, ramp: Double = 0, denseEdges: Int = 0,
-              seed: UInt64 = 0) {
+              obsSteps: Int = 0, seed: UInt64 = 0) {
     self.sparsity = sparsity
     self.criterion = criterion
     self.headSimilarityTau = headSimilarityTau
@@ -115,6 +119,7 @@ public struct PruningPlan: Sendable, Equatable {
     self.headRatio = headRatio
     self.ramp = ramp
     self.denseEdges = denseEdges
+    self.obsSteps = obsSteps
     self.seed = seed
   }
 
@@ -162,6 +167,11 @@ public struct PruningPlan: Sendable, Equatable {
     if denseEdges != 0 {
       guard keep == nil, allocation == .uniform, denseEdges > 0, 2 * denseEdges < range.count else {
         throw .invalidPlan("dense edges (\(denseEdges)) need uniform allocation, no keep, and leave at least one of layers \(range.lowerBound)..<\(range.upperBound) to prune")
+      }
+    }
+    if obsSteps != 0 {
+      guard remedy, obsSteps > 0, headSimilarityTau == nil else {
+        throw .invalidPlan("stepwise removal (\(obsSteps) steps) needs the remedy, a positive step count and no head similarity")
       }
     }
     if headRatio != nil || ramp != 0 {

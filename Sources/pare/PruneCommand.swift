@@ -38,6 +38,9 @@ enum PruneCommand {
                               second-moment when the range has at least \(PruningPlan.denseEdgesMinimumLayers) layers, else 0)
       --ramp B                uniform allocation: per-layer sparsity rising with depth, s·(1 + B·(g − mean g)),
                               g = ln(1+i)/ln(layers) (B in [-2, 2]; 0 = flat)
+      --obs-steps N           with the remedy: remove each module's units in N greedy slices, by the
+                              least-squares error each removal costs after refitting the rest (OBS-style;
+                              default 0: remove the lowest-scored units at once)
       --fast                  no least-squares repair: score and remove only (seconds instead of a minute)
       --recovery, --no-recovery   refit level-1 then level-2 weights before removal (Alg. 2–4)
       --remedy, --no-remedy   refit level-2 weights over the kept units after removal
@@ -103,6 +106,7 @@ enum PruneCommand {
     }
     let ramp = try args.double("--ramp", in: -2...2)
     let denseEdges = try args.int("--dense-edges", in: 0...10_000)
+    let obsSteps = try args.int("--obs-steps", in: 0...10_000)
     let target = try args.choice("--target", as: ReconstructionTarget.self) ?? .residual
     let damp = try args.double("--damp", in: 0...1e6)
     let dampingPrior = try args.choice("--damp-prior", as: DampingPrior.self) ?? .original
@@ -150,7 +154,7 @@ enum PruneCommand {
                            keep: keep, layers: layers, calibration: calibration, samples: samples, sequenceLength: seqLen,
                            recoverySamples: recoverySamples, recovery: recovery, remedy: remedy, target: target, damp: damp,
                            dampingPrior: dampingPrior, roundTo: roundTo, headRatio: headRatio ?? (uniformShape ? structure.headRatio : nil), ramp: ramp ?? 0,
-                           denseEdges: denseEdges ?? 0,
+                           denseEdges: denseEdges ?? 0, obsSteps: obsSteps ?? 0,
                            seed: UInt64(seed))
     if calibration == .none && plan.needsData {
       throw UsageError("criterion \(criterion.rawValue)\(recovery || remedy ? " with recovery/remedy" : "")\(tau != nil ? " with head similarity" : "") needs --calibration PATH --format F or --self-generated (or use --criterion data-free)")

@@ -102,23 +102,8 @@ struct FilesRealModelTests {
   @Test("pare inspect --json reports SmolLM2's shape")
   func inspectJSON() throws {
     guard RealModel.isPresent else { Issue.record(Comment(rawValue: RealModel.absentMessage)); return }
-    var dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-    var binary: URL?
-    for _ in 0..<4 {
-      let candidate = dir.appendingPathComponent("pare")
-      if FileManager.default.isExecutableFile(atPath: candidate.path) { binary = candidate; break }
-      dir = dir.deletingLastPathComponent()
-    }
-    let pare = try #require(binary, "pare binary not found beside the tests")
-    let process = Process()
-    process.executableURL = pare
-    process.arguments = ["inspect", RealModel.ggufPath, "--json"]
-    let out = Pipe()
-    process.standardOutput = out
-    try process.run()
-    let data = out.fileHandleForReading.readDataToEndOfFile()
-    process.waitUntilExit()
-    #expect(process.terminationStatus == 0)
+    let (status, data) = try RealModel.runPare(["inspect", RealModel.ggufPath, "--json"])
+    #expect(status == 0)
     let json = try #require(try JSONSerialization.jsonObject(with: data) as? [String: Any])
     #expect(json["family"] as? String == "llama")
     #expect(json["layers"] as? Int == 30)

@@ -138,7 +138,7 @@ extension PruningPlan: Codable {
     case keep
     case headSimilarityTau = "head_similarity_tau", fixedCuts = "fixed_cuts", sequenceLength = "sequence_length"
     case recoverySamples = "recovery_samples", dampingPrior = "damp_prior", roundTo = "round_to"
-    case headRatio = "head_ratio", ramp, denseEdges = "dense_edges"
+    case headRatio = "head_ratio", ramp, denseEdges = "dense_edges", obsSteps = "obs_steps"
   }
 
   /// Layers as `"A..<B"`, fixed cuts keyed by the layer index as a string.
@@ -164,6 +164,7 @@ extension PruningPlan: Codable {
     try c.encodeIfPresent(headRatio, forKey: .headRatio)
     if ramp != 0 { try c.encode(ramp, forKey: .ramp) }
     if denseEdges != 0 { try c.encode(denseEdges, forKey: .denseEdges) }
+    if obsSteps != 0 { try c.encode(obsSteps, forKey: .obsSteps) }
     try c.encode(seed, forKey: .seed)
   }
 
@@ -181,6 +182,7 @@ extension PruningPlan: Codable {
     headRatio = try c.decodeIfPresent(Double.self, forKey: .headRatio)
     ramp = try c.decodeIfPresent(Double.self, forKey: .ramp) ?? 0
     denseEdges = try c.decodeIfPresent(Int.self, forKey: .denseEdges) ?? 0
+    obsSteps = try c.decodeIfPresent(Int.self, forKey: .obsSteps) ?? 0
     layers = try c.decodeIfPresent(String.self, forKey: .layers).map { text in
       let bounds = text.components(separatedBy: "..<").compactMap { Int($0) }
       guard bounds.count == 2, bounds[0] <= bounds[1] else {
