@@ -137,6 +137,14 @@ def pare_windows(tokens, count, length, seed):
     return [tokens[s:s + length] for s in (next(rng) % starts for _ in range(count))]
 
 
+def flap_windows(tokens, count, length, seed):
+    """FLAP's own sampler (its lib/data.py), on the same token stream: Python's random.seed(seed),
+    starts random.randint(0, tokens − length − 1)."""
+    import random
+    random.seed(seed)
+    return [tokens[s:s + length] for s in (random.randint(0, len(tokens) - length - 1) for _ in range(count))]
+
+
 def load_flap(flap_src, head_dim, loaders, cuts):
     """FLAP's lib.layerwrapper as it is and lib.prune with the substitutions of the docstring."""
     lib = types.ModuleType("lib")
@@ -271,6 +279,8 @@ def main():
     p.add_argument("--samples", type=int, default=128)
     p.add_argument("--seq-len", type=int, default=128)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--sampler", default="pare", choices=["pare", "flap"],
+                   help="window starts: Pare's SplitMix64 (default) or FLAP's random.randint, on the same tokens")
     p.add_argument("--pare", default=".build/release/pare", help="the pare binary (for `pare tokenize`)")
     p.add_argument("--cache", default=os.path.expanduser("~/.cache/pare/flap-original"), help="token id cache")
     p.add_argument("--threads", type=int, default=1)
@@ -303,7 +313,7 @@ def main():
         return 0 if i in dense or a.keep_channels is None else numel - a.keep_channels
 
     tokens = pare_tokens(a.pare, a.model, a.calibration, a.format, a.cache)
-    windows = pare_windows(tokens, a.samples, a.seq_len, a.seed)
+    windows = (pare_windows if a.sampler == "pare" else flap_windows)(tokens, a.samples, a.seq_len, a.seed)
     print(f"calibration: {len(windows)} windows of {a.seq_len} tokens from {len(tokens)} tokens "
           f"(first starts with ids {windows[0][:4].tolist()})", flush=True)
 
