@@ -145,7 +145,7 @@ def flap_windows(tokens, count, length, seed):
     return [tokens[s:s + length] for s in (random.randint(0, len(tokens) - length - 1) for _ in range(count))]
 
 
-def load_flap(flap_src, head_dim, loaders, cuts):
+def load_flap(flap_src, head_dim, loaders, cuts, unsquared_heads=False):
     """FLAP's lib.layerwrapper as it is and lib.prune with the substitutions of the docstring."""
     lib = types.ModuleType("lib")
     lib.__path__ = [os.path.join(flap_src, "lib")]
@@ -176,6 +176,9 @@ def load_flap(flap_src, head_dim, loaders, cuts):
         ("int(args.pruning_ratio*layer.self_attn.num_heads)", "_HEADS_CUT(args, i, layer.self_attn.num_heads)", 3),
         ("int(W_metric.numel()*args.pruning_ratio)", "_CHANNELS_CUT(args, i, W_metric.numel())", 3),
     ]
+    if unsquared_heads:  # an ablation, not FLAP: sum a head's column metrics without squaring them
+        substitutions.append(("W_metric = metrics[args.metrics](wrapped_layers, subset, name) ** 2",
+                              "W_metric = metrics[args.metrics](wrapped_layers, subset, name)", 1))
     for old, new, count in substitutions:
         found = source.count(old)
         if found != count:
@@ -274,6 +277,8 @@ def main():
     p.add_argument("--keep-channels", type=int, default=None, help="instead of the ratio: MLP channels kept per pruned layer")
     p.add_argument("--dense-layers", default="", help="comma-separated layers left dense with --keep-*")
     p.add_argument("--metrics", default="WIFV", choices=["IFV", "WIFV", "WIFN"], help="FLAP's metric (flap only)")
+    p.add_argument("--unsquared-heads", action="store_true",
+                   help="ablation (not FLAP): a head's score sums its columns' metrics without FLAP's square")
     p.add_argument("--calibration", required=True, help="calibration text file")
     p.add_argument("--format", default="wikitext", choices=["wikitext", "ptb", "text"])
     p.add_argument("--samples", type=int, default=128)
@@ -321,7 +326,7 @@ def main():
         assert nsamples <= len(windows) and seqlen == a.seq_len, (nsamples, seqlen)
         return [(torch.as_tensor(w).unsqueeze(0), None) for w in windows[:nsamples]], None
 
-    flap = load_flap(a.flap_src, head_dim, loaders, (heads_cut, channels_cut))
+    flap = load_flap(a.flap_src, head_dim, loaders, (heads_cut, channels_cut), a.unsquared_heads)
     model = build_model(a.model)
     model.seqlen = a.seq_len
     index_of = {id(l): i for i, l in enumerate(model.model.layers)}
