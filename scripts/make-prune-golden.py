@@ -142,8 +142,8 @@ def run(embedding, layers, tokens, criterion, tau, remedy, target, sparsity, dam
         ctx, probs = attention_inner(xp, w, kv_of)
         col2 = (w["o"] ** 2).sum(axis=0)
         col_scores = col2 * (ctx[:scoring_rows] ** 2).mean(axis=0)  # exact-moment = second-moment for heads
-        if criterion == "flap":
-            col_scores = col2 * ctx[:scoring_rows].var(axis=0)
+        if criterion == "flap":  # FLAP: fluctuation on the dense model, squared per column, summed per head
+            col_scores = (col2 * ctx_d[:scoring_rows].var(axis=0)) ** 2
         scores = [col_scores[h * D:(h + 1) * D].sum() for h in range(HEADS)]
         order = sorted(range(HEADS), key=lambda h: (scores[h], h))
         cut = min(round_half_away(sparsity * HEADS), HEADS - 1)
@@ -164,7 +164,7 @@ def run(embedding, layers, tokens, criterion, tau, remedy, target, sparsity, dam
         if remedy:
             new["o"], o_bias = ridge(ctx, t, cols, new["o"], damp)
         elif criterion == "flap":
-            o_bias = w["o"][:, gone] @ ctx[:scoring_rows, gone].mean(axis=0)
+            o_bias = w["o"][:, gone] @ ctx_d[:scoring_rows, gone].mean(axis=0)  # the dense model's means
         new_kv = [kept_kv.index(kv_of[h]) for h in kept]
         ctx_p, _ = attention_inner(xp, new, new_kv)
         yp = ctx_p @ new["o"].T + o_bias
@@ -172,7 +172,8 @@ def run(embedding, layers, tokens, criterion, tau, remedy, target, sparsity, dam
         record.update(head_scores=scores, kept_heads=kept, output_weight=new["o"].tolist(), output_bias=o_bias.tolist())
         # ---- MLP: unit = channel ----
         xd, xp = rmsnorm(dense, w["mlp_norm"]), rmsnorm(pruned, w["mlp_norm"])
-        yd = mlp_inner(xd, w)[0] @ w["down"].T
+        hd = mlp_inner(xd, w)[0]
+        yd = hd @ w["down"].T
         t = yd + dense - pruned if target == "residual" else yd
         h, u, g = mlp_inner(xp, w)
         b2 = (w["down"] ** 2).sum(axis=0)
@@ -181,8 +182,8 @@ def run(embedding, layers, tokens, criterion, tau, remedy, target, sparsity, dam
             scores = b2 * (hs ** 2).mean(axis=0)
         elif criterion == "second-moment":  # paper Eq. 2–3 / App. 7, gated product form
             scores = (b2 * (u[:scoring_rows] ** 2).mean(axis=0)) * (b2 * 0.5 * (g[:scoring_rows] ** 2).mean(axis=0))
-        else:  # flap
-            scores = b2 * hs.var(axis=0)
+        else:  # flap: on the dense model's stream
+            scores = b2 * hd[:scoring_rows].var(axis=0)
         order = sorted(range(WIDTH), key=lambda i: (scores[i], i))
         cut = min(round_half_away(sparsity * WIDTH), WIDTH - 1)
         removed = sorted(order[:cut])
@@ -192,7 +193,7 @@ def run(embedding, layers, tokens, criterion, tau, remedy, target, sparsity, dam
         if remedy:
             down, d_bias = ridge(h, t, kept, down, damp)
         elif criterion == "flap":
-            d_bias = w["down"][:, removed] @ hs[:, removed].mean(axis=0)
+            d_bias = w["down"][:, removed] @ hd[:scoring_rows, removed].mean(axis=0)
         yp = mlp_inner(xp, {"gate": w["gate"][kept], "up": w["up"][kept]})[0] @ down.T + d_bias
         dense, pruned = dense + yd, pruned + yp
         record.update(channel_scores=list(scores), kept_channels=kept, down_weight=down.tolist(), down_bias=d_bias.tolist())

@@ -107,7 +107,8 @@ public enum Allocation {
   /// ```
   /// (its relative output damage per parameter removed; a head's cost includes its share
   /// of its KV head); units are removed in ascending key until the budget is met. Meaningful
-  /// for energy-valued criteria (exact-moment, second-moment heads, flap).
+  /// for energy-valued criteria (exact-moment, second-moment heads, flap channels; flap head
+  /// scores are sums of squared column metrics, as in FLAP, and are not energies).
   public static func energy(sparsity s: Double, layers: [Int: LayerWeights], shapes: [Int: LayerShape],
                             headDimension d: Int, headScores: [Int: [Double]], channelScores: [Int: [Double]],
                             attentionEnergy: [Int: Double], mlpEnergy: [Int: Double], roundTo: Int = 1) -> [Int: LayerCut] {

@@ -28,6 +28,11 @@ public enum Criterion: String, CaseIterable, Sendable, Codable {
   /// Whether scoring needs calibration activations.
   public var needsData: Bool { ![.dataFree, .random, .l1, .l2].contains(self) }
 
+  /// Whether the unit statistics (scores, and FLAP's compensation means) are taken on the
+  /// dense model's stream rather than on the pruned stream X̂: FLAP's, as its original code
+  /// measures every layer of the unpruned model before removing anything.
+  public var scoresDenseModel: Bool { self == .flap }
+
   /// Whether scoring reads level-1 moments: only the paper's second-moment estimate does
   /// (and only for the MLP), so the pipeline observes them for it alone.
   public var needsLevelOneMoments: Bool { self == .secondMoment }
@@ -56,7 +61,11 @@ public enum Criterion: String, CaseIterable, Sendable, Codable {
     switch self {
     case .exactMoment: return module.perUnit(zip(b, h.secondMoment).map { $0 * $1 })
     case .wandaSP: return module.perUnit(zip(b, h.columnNorms).map { $0 * $1 })
-    case .flap: return module.perUnit(zip(b, h.variance).map { $0 * $1 })
+    case .flap:
+      // FLAP's code squares each column's fluctuation metric before summing a head's columns
+      // (for width-1 units, channels, the square does not change the order and is not taken).
+      let columns = zip(b, h.variance).map { $0 * $1 }
+      return module.perUnit(module.unitWidth == 1 ? columns : columns.map { $0 * $0 })
     default: preconditionFailure("\(rawValue) is not an inner-activation criterion")
     }
   }

@@ -168,7 +168,7 @@ public struct PruningPipeline: Sendable {
       // 1. Observe: Y1 and Y2 from the dense stream; X̂ from the pruned stream.
       let xd = module.layer.applyNorm(M.normSite, to: streams.dense)
       xp = module.layer.applyNorm(M.normSite, to: streams.pruned)
-      dense = module.observe(xd, batch: streams.batch, request: ModuleRequest())
+      dense = module.observe(xd, batch: streams.batch, request: ModuleRequest(inner: plan.criterion.scoresDenseModel))
       target = moduleTarget(dense.output, streams: streams)
       // 2. Recovery, level 1: W̄1 = argmin ‖X̂W1ᵀ − Y1‖² + λ‖W1 − prior‖², Y1 = level 1 on X_d.
       if plan.recovery { module.levelOne = try refitLevelOne(module, inputs: xp, denseInputs: xd, layer: layer) }
@@ -177,6 +177,11 @@ public struct PruningPipeline: Sendable {
         xp, batch: streams.batch, criterion: plan.criterion, rows: streams.scoringRows,
         headDistanceSequences: plan.headSimilarityTau == nil ? 0 : streams.scoringSequences)
       (statistics, distances, scoredInner) = (stats, seen.headDistances, seen.inner)
+      // FLAP measures every module of the unpruned model: its fluctuation and the means its
+      // bias compensation adds back come from the dense stream, not from X̂.
+      if plan.criterion.scoresDenseModel {
+        statistics = ModuleStatistics(inner: ColumnMoments(of: dense.inner.firstRows(streams.scoringRows)))
+      }
       if plan.fitsWeights {
         var problem = LeastSquares(inputWidth: seen.inner.columns, outputWidth: target.columns, intercept: true)
         problem.accumulate(x: seen.inner, y: target)

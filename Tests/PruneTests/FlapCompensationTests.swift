@@ -29,12 +29,19 @@ struct FlapCompensationTests {
     #expect(attentionShift < Tolerance.meanShift)
     #expect(maxAbsDifference(denseAttention.storage, prunedAttention.storage) > Tolerance.visibleChange, "removal changes the output itself")
 
-    // The MLP sees the pruned stream, as in the pipeline.
+    // FLAP measures the unpruned model: the MLP's means come from the dense stream (the
+    // dense attention's output added), so its mean output is preserved there.
     var residual = hidden
-    add(&residual, prunedAttention)
+    add(&residual, denseAttention)
     let x2 = original.applyNorm(.mlp, to: residual)
     let mlpShift = zip(Self.columnMeans(original.mlp(x2)), Self.columnMeans(pruned.mlp(x2))).map { abs($0 - $1) }.max()!
     #expect(mlpShift < Tolerance.meanShift)
+    // On the pruned stream the means differ, so the compensation there is not exact.
+    var prunedResidual = hidden
+    add(&prunedResidual, prunedAttention)
+    let x2p = original.applyNorm(.mlp, to: prunedResidual)
+    let prunedStreamShift = zip(Self.columnMeans(original.mlp(x2p)), Self.columnMeans(pruned.mlp(x2p))).map { abs($0 - $1) }.max()!
+    #expect(prunedStreamShift > Tolerance.meanShift, "the compensation uses the dense stream's means, not the pruned stream's")
 
     // Without compensation (wanda-sp removes by a similar rule but adds no bias) the mean moves.
     let uncompensated = try PruningPipeline(plan: PruningPlan(sparsity: 0.5, criterion: .wandaSP, calibration: .none,
