@@ -109,10 +109,11 @@ public func describeFileError(_ error: any Error) -> String {
   return "\(error)"
 }
 
-/// Writes `text` to the file descriptor as is (no buffering), retrying short writes.
+/// Writes `bytes` to the file descriptor `fd` at once (no buffering), retrying short and
+/// interrupted writes; gives up silently on any other error, as there is nowhere to report it.
 func writeAll(_ fd: Int32, _ bytes: some Collection<UInt8>) {
-  var array = Array(bytes)
-  array.withUnsafeMutableBytes { raw in
+  let array = Array(bytes)
+  array.withUnsafeBytes { raw in
     var offset = 0
     while offset < raw.count {
       let n = write(fd, raw.baseAddress! + offset, raw.count - offset)
