@@ -4,7 +4,18 @@
 // that is removed, counted exactly under GQA (K/V rows go only with their group's last
 // query head).
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#else
+import Darwin
+#endif
 import Transformer
 
 /// How the budget is split between modules.

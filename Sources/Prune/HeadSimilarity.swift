@@ -1,7 +1,18 @@
 // Head similarity (paper Eq. 1, Alg. 1): heads whose attention patterns nearly coincide
 // extract the same information, so one of each such pair is redundant.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#else
+import Darwin
+#endif
 import LinearAlgebra
 
 /// Accumulates `D_ij`, the mean over calibration sequences and query positions of

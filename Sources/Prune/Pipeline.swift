@@ -14,7 +14,11 @@
 // Legend: S = scoring sequences (`samples`), R = all calibration sequences (`recoverySamples`),
 // L = sequence length, H = hidden, U = units of a module.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import LinearAlgebra
 import Transformer
 

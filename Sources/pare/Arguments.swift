@@ -1,7 +1,19 @@
 // Hand-written argument parsing in the manner of swift-argument-parser: long kebab-case
 // options, `--help`, usage errors (exit 2) kept apart from runtime errors (exit 1).
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#else
+import Darwin
+#endif
+import Transformer
 
 /// A usage error: bad flags, missing values. Exit code 2.
 struct UsageError: Error, CustomStringConvertible {
@@ -97,17 +109,15 @@ struct Arguments {
 
 /// Writes one line to standard error.
 func printError(_ line: String) {
-  FileHandle.standardError.write(Data((line + "\n").utf8))
+  writeStandardError(line + "\n")
 }
 
 /// Serialises a JSON object with sorted keys, one line, for `--json` outputs. A result that
 /// cannot be written as JSON (a NaN or Inf number) is an error, never an empty or partial line.
 func jsonLine(_ object: [String: Any]) -> String {
-  guard JSONSerialization.isValidJSONObject(object),
-        let data = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys, .withoutEscapingSlashes])
-  else {
+  guard let value = JSONValue(any: object) else {
     printError("error: the result holds a non-finite number (NaN or Inf) and cannot be printed as JSON")
     exit(1)
   }
-  return String(decoding: data, as: UTF8.self)
+  return value.compactText()
 }

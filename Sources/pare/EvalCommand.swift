@@ -1,7 +1,11 @@
 // `pare eval`: perplexity per DESIGN.md §4 (issue 5), or zero-shot tasks with
 // lm-evaluation-harness 0.4's protocol (issue 15, ZeroShotCommand below).
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Transformer
 
 enum EvalCommand {
@@ -56,7 +60,7 @@ enum EvalCommand {
         let elapsed = Date().timeIntervalSince(evalStart)
         let rate = Double(done * seqLen) / max(elapsed, 1e-9)
         let eta = Double((total - done) * seqLen) / max(rate, 1e-9)
-        progress.report(String(format: "eval: %d/%d chunks, %.0f tok/s, %.0f s left", done, total, rate, eta),
+        progress.report("eval: \(done)/\(total) chunks, \(formatFixed(rate, 0)) tok/s, \(formatFixed(eta, 0)) s left",
                         final: done == total)
       } : nil)
     let evalSeconds = Date().timeIntervalSince(evalStart)
@@ -66,9 +70,9 @@ enum EvalCommand {
                       "seconds": seconds, "tokens_per_second": Double(result.tokens) / max(evalSeconds, 1e-9),
                       "sequence_length": seqLen, "dataset_tokens": tokens.count, "mean_nll": result.meanNLL]))
     } else {
-      print(String(format: "perplexity %.4f over %d tokens (%d chunks of %d; %d dataset tokens) in %.1f s (%.0f tok/s)",
-                   result.perplexity, result.tokens, result.chunks, seqLen, tokens.count, seconds,
-                   Double(result.tokens) / max(evalSeconds, 1e-9)))
+      let rate = Double(result.tokens) / max(evalSeconds, 1e-9)
+      print("perplexity \(formatFixed(result.perplexity, 4)) over \(result.tokens) tokens (\(result.chunks) chunks of \(seqLen); "
+            + "\(tokens.count) dataset tokens) in \(formatFixed(seconds, 1)) s (\(formatFixed(rate, 0)) tok/s)")
     }
   }
 }

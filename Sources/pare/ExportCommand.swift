@@ -1,7 +1,11 @@
 // `pare export`: any model Pare reads, as a GGUF file llama.cpp loads or a folder stock
 // transformers loads (issue 13).
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Transformer
 
 enum ExportCommand {
@@ -78,8 +82,8 @@ enum ExportCommand {
     var template: String?
     if let folder = loaded.folder,
        let data = try? Data(contentsOf: folder.appendingPathComponent("tokenizer_config.json")),
-       let object = try? JSONSerialization.jsonObject(with: data) as? [String: Any] {
-      template = object["chat_template"] as? String
+       let object = try? JSONValue.parse(data) {
+      template = object["chat_template"]?.stringValue
     }
     return GGUFExporter.tokenizerMetadata(of: tokenizer, chatTemplate: template)
   }
@@ -112,8 +116,8 @@ enum ExportCommand {
     }
     var line = "wrote \(out): \(report.byteCount) bytes, \(type.name)"
     if let source {
-      line += String(format: " (input %d bytes: %.1f%%)", source.fileByteCount,
-                     100 * Double(report.byteCount) / Double(max(source.fileByteCount, 1)))
+      let percent = 100 * Double(report.byteCount) / Double(max(source.fileByteCount, 1))
+      line += " (input \(source.fileByteCount) bytes: \(formatFixed(percent, 1))%)"
     }
     print(line)
     for l in report.lines { print("  " + l) }

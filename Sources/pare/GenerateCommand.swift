@@ -1,6 +1,17 @@
 // `pare generate`: text continuation with a KV cache (issue 5).
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#else
+import Darwin
+#endif
 import Transformer
 
 enum GenerateCommand {
@@ -49,14 +60,13 @@ enum GenerateCommand {
     if let eos = config.eosTokenID { stop.insert(eos) }
     if chat, let end = tokenizer.id(forToken: "<|im_end|>") { stop.insert(end) }
     let options = SamplingOptions(temperature: temperature, topK: topK, topP: topP, seed: seed)
-    let out = FileHandle.standardOutput
-    if !json { out.write(Data(prompt.utf8)) }
+    if !json { writeStandardOutput(prompt.utf8) }
     let start = Date()
     var firstTokenSeconds: Double?
     let onToken: (Int) -> Bool = { token in
       if firstTokenSeconds == nil { firstTokenSeconds = Date().timeIntervalSince(start) }
       if !json, !stop.contains(token), let bytes = try? tokenizer.decodeBytes([token], skipSpecialTokens: true) {
-        out.write(Data(bytes))
+        writeStandardOutput(bytes)
       }
       return true
     }
@@ -84,11 +94,10 @@ enum GenerateCommand {
                       "decode_tokens_per_second": timing.decodeTokensPerSecond,
                       "weights": runtime == nil ? "f32" : "stored"]))
     } else {
-      out.write(Data("\n".utf8))
+      writeStandardOutput("\n".utf8)
     }
-    FileHandle.standardError.write(Data(String(
-      format: "prefill: %d tokens, %.1f tokens/s; decode: %d tokens, %.1f tokens/s (%@ weights)\n",
-      timing.promptTokens, timing.prefillTokensPerSecond, timing.decodedTokens, timing.decodeTokensPerSecond,
-      runtime == nil ? "dequantised F32" : "stored-type").utf8))
+    writeStandardError("prefill: \(timing.promptTokens) tokens, \(formatFixed(timing.prefillTokensPerSecond, 1)) tokens/s; "
+      + "decode: \(timing.decodedTokens) tokens, \(formatFixed(timing.decodeTokensPerSecond, 1)) tokens/s "
+      + "(\(runtime == nil ? "dequantised F32" : "stored-type") weights)\n")
   }
 }

@@ -1,6 +1,10 @@
 // `pare export --format hf`: a folder stock transformers loads.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Transformer
 
 enum HuggingFaceExportCommand {
@@ -13,7 +17,8 @@ enum HuggingFaceExportCommand {
       if let b = tokenizer.beginOfSequenceID { config["bos_token"] = tokenizer.tokens[b] }
       if let e = tokenizer.endOfSequenceID { config["eos_token"] = tokenizer.tokens[e] }
       if let template = loaded.ggufMetadata["tokenizer.chat_template"]?.stringValue { config["chat_template"] = template }
-      files["tokenizer_config.json"] = try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys])
+      guard let configJSON = JSONValue(any: config) else { throw RuntimeError("the tokenizer configuration is not JSON") }
+      files["tokenizer_config.json"] = Data(configJSON.compactText(escapingSlashes: true).utf8)
     } else {
       printError("note: \(modelPath) has no tokenizer Pare can read; the folder has none")
     }

@@ -1,6 +1,10 @@
 // `pare inspect MODEL [--json]`: what a model file or folder holds.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Transformer
 
 enum InspectCommand {

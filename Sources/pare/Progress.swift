@@ -1,7 +1,19 @@
 // Progress lines on stderr: redrawn in place on a terminal, one line every few seconds
 // otherwise (only with --progress), never on stdout.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#else
+import Darwin
+#endif
+import Transformer
 
 struct ProgressReporter {
   let enabled: Bool
@@ -17,7 +29,7 @@ struct ProgressReporter {
     let now = Date()
     guard final || now.timeIntervalSince(lastLine) >= (interactive ? 0.2 : 5) else { return }
     lastLine = now
-    let line = String(format: "[%6.1f s] ", now.timeIntervalSince(start)) + message
-    FileHandle.standardError.write(Data((interactive ? "\r\u{1B}[K" + line + (final ? "\n" : "") : line + "\n").utf8))
+    let line = "[" + formatFixed(now.timeIntervalSince(start), 1, width: 6) + " s] " + message
+    writeStandardError(interactive ? "\r\u{1B}[K" + line + (final ? "\n" : "") : line + "\n")
   }
 }

@@ -1,6 +1,10 @@
 // `pare prune`: structured pruning with output-approximation criteria (issue 6).
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Prune
 import Transformer
 
@@ -182,7 +186,7 @@ enum PruneCommand {
       try plan.validate(config: loaded.model.config)
     } catch {
       // Only `keep` is left to fail: a count beyond a pruned layer's width is a usage error.
-      throw UsageError("--keep: \(error.description.replacingOccurrences(of: "invalid pruning plan: keep ", with: ""))")
+      throw UsageError("--keep: \(error.description.replacing("invalid pruning plan: keep ", with: ""))")
     }
     phase("load")
 
@@ -195,10 +199,8 @@ enum PruneCommand {
       progress.report(message)
     }
     progress.report("pruned: \(result.parametersBefore) → \(result.parametersAfter) parameters", final: true)
-    let requested = keep.map { "shape \(PruningReport.keepDescription($0))" } ?? String(format: "%.2f%%", 100 * sparsity)
-    let summary = String(format: "pruned %@: %d → %d parameters; achieved sparsity %.2f%% (requested %@) of the attention + MLP parameters of the layers in range (all, unless --layers)",
-                         modelPath as NSString, result.parametersBefore, result.parametersAfter, 100 * result.achievedSparsity,
-                         requested as NSString)
+    let requested = keep.map { "shape \(PruningReport.keepDescription($0))" } ?? "\(formatFixed(100 * sparsity, 2))%"
+    let summary = "pruned \(modelPath): \(result.parametersBefore) → \(result.parametersAfter) parameters; achieved sparsity \(formatFixed(100 * result.achievedSparsity, 2))% (requested \(requested)) of the attention + MLP parameters of the layers in range (all, unless --layers)"
 
     if writesGGUF {
       let type = ggufType ?? .f32

@@ -1,7 +1,18 @@
 // The files `pare prune` writes beside the model, rendered from the library's Codable
 // `PruningReport`: report.json, report.md, widths.svg and head-similarity.svg.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#else
+import Darwin
+#endif
 import Prune
 import Transformer
 
@@ -40,7 +51,7 @@ extension PruningReport {
       |---|---|
 
       """
-    for p in phases { md += "| \(p.name) | \(String(format: "%.2f", p.seconds)) |\n" }
+    for p in phases { md += "| \(p.name) | \(formatFixed(p.seconds, 2)) |\n" }
     md += """
 
       ## Layers
@@ -55,7 +66,7 @@ extension PruningReport {
       let shape = c.layers[l.layer]
       md += "| \(l.layer) | \(shape.queryHeadCount)/\(c.originalHeadCount) | \(shape.keyValueHeadCount)/\(c.originalKeyValueHeadCount) "
       md += "| \(shape.intermediateSize)/\(c.originalIntermediateSize) | \(l.removedHeads.map(String.init).joined(separator: ", ")) "
-      md += "| \(l.attentionError.map { String(format: "%.4f", $0) } ?? "–") | \(l.mlpError.map { String(format: "%.4f", $0) } ?? "–") |\n"
+      md += "| \(l.attentionError.map { formatFixed($0, 4) } ?? "–") | \(l.mlpError.map { formatFixed($0, 4) } ?? "–") |\n"
     }
     md += "\nErrors are ‖Ŷ − Y‖²/‖Y‖² of each module's output against its dense target on the calibration tokens.\n"
     md += "Kept MLP channel indices are in `report.json` and in `config.json`'s `pare` block.\n"
@@ -73,7 +84,7 @@ extension PruningReport {
     }
   }
 
-  static func percent(_ x: Double) -> String { String(format: "%.2f%%", 100 * x) }
+  static func percent(_ x: Double) -> String { formatFixed(100 * x, 2) + "%" }
 
   /// What the run was asked for: a sparsity, or an exact shape per pruned layer (`--keep`).
   static func requestDescription(plan: PruningPlan, sparsity: Double?) -> String {
@@ -125,7 +136,8 @@ extension PruningReport {
     svg += "<text x=\"8\" y=\"16\" font-size=\"12\">Layer \(layer.layer): heads, edges where D &lt; \(tau)</text>\n"
     for i in 0..<n { for j in (i + 1)..<max(n, i + 1) where d[i][j] < tau {
       let (x1, y1) = point(i), (x2, y2) = point(j)
-      svg += String(format: "<line x1=\"%.1f\" y1=\"%.1f\" x2=\"%.1f\" y2=\"%.1f\" stroke=\"#888\"><title>D = %.3f</title></line>\n", x1, y1, x2, y2, d[i][j])
+      svg += "<line x1=\"\(formatFixed(x1, 1))\" y1=\"\(formatFixed(y1, 1))\" x2=\"\(formatFixed(x2, 1))\" y2=\"\(formatFixed(y2, 1))\" stroke=\"#888\">"
+      svg += "<title>D = \(formatFixed(d[i][j], 3))</title></line>\n"
     } }
     let marked = Set(layer.redundantHeads ?? [])
     for i in 0..<n {
@@ -133,9 +145,9 @@ extension PruningReport {
       let head = originalHeads[i]
       let fill = marked.contains(head) ? "white" : "#4c78a8"
       let text = marked.contains(head) ? "#4c78a8" : "white"
-      svg += String(format: "<circle cx=\"%.1f\" cy=\"%.1f\" r=\"14\" ", x, y)
+      svg += "<circle cx=\"\(formatFixed(x, 1))\" cy=\"\(formatFixed(y, 1))\" r=\"14\" "
       svg += "fill=\"\(fill)\" stroke=\"#4c78a8\" stroke-width=\"2\"/>"
-      svg += String(format: "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"middle\" ", x, y + 4)
+      svg += "<text x=\"\(formatFixed(x, 1))\" y=\"\(formatFixed(y + 4, 1))\" text-anchor=\"middle\" "
       svg += "fill=\"\(text)\">\(head)</text>\n"
     }
     return svg + "</svg>\n"

@@ -1,5 +1,9 @@
 // `pare tokenize MODEL (--text S | --file PATH) [--special] [--json]`: token ids, no BOS.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Transformer
 
 enum TokenizeCommand {

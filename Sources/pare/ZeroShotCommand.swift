@@ -1,7 +1,11 @@
 // `pare eval MODEL --tasks …`: zero-shot accuracy with lm-evaluation-harness 0.4's protocol
 // (issue 15). Parsing and printing only; the protocol lives in Transformer/Evaluation.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Transformer
 
 enum ZeroShotCommand {
@@ -30,8 +34,9 @@ enum ZeroShotCommand {
         model: model, tokenizer: tokenizer, task: task, items: items, batchRows: batchRows,
         progress: progress.enabled ? { done, total in
           let rate = Double(done) / max(Date().timeIntervalSince(start), 1e-9)
-          progress.report(String(format: "%@: %d/%d items, %.1f items/s, %.0f s left", task.rawValue, done, total,
-                                 rate, Double(total - done) / max(rate, 1e-9)), final: done == total)
+          let left = Double(total - done) / max(rate, 1e-9)
+          progress.report("\(task.rawValue): \(done)/\(total) items, \(formatFixed(rate, 1)) items/s, \(formatFixed(left, 0)) s left",
+                          final: done == total)
         } : nil)
       // A model holding NaN/Inf (loaded with --allow-non-finite) scores NaN log-likelihoods, and
       // an argmax over NaN is meaningless: refuse rather than print an accuracy.
@@ -46,26 +51,26 @@ enum ZeroShotCommand {
       for r in results {
         object[r.task.rawValue] = [
           "acc": number(r.acc), "acc_stderr": number(r.accStderr),
-          "acc_norm": r.accNorm.map(number) ?? NSNull(), "acc_norm_stderr": r.accNormStderr.map(number) ?? NSNull(),
+          "acc_norm": r.accNorm.map(number) ?? jsonNull, "acc_norm_stderr": r.accNormStderr.map(number) ?? jsonNull,
           "items": r.items, "metric": r.task.paperMetric.rawValue, "value": number(r.paperValue),
           "seconds": r.seconds, "items_per_second": Double(r.items) / max(r.seconds, 1e-9),
         ] as [String: Any]
       }
       print(jsonLine(["tasks": object, "average": number(average)]))
     } else {
-      func pad(_ text: String, _ width: Int) -> String { text.padding(toLength: max(width, text.count), withPad: " ", startingAt: 0) }
       print("task           metric      value  stderr   items  seconds  items/s")
       for r in results {
         // The standard error needs two items; with one it is shown as "-" (null in --json).
         let stderr = (r.task.paperMetric == .acc ? r.accStderr : r.accNormStderr).flatMap { $0.isFinite ? $0 : nil }
-        print(pad(r.task.rawValue, 15) + pad(r.task.paperMetric.rawValue, 9)
-              + String(format: "%8.4f ", r.paperValue) + (stderr.map { String(format: "%7.4f", $0) } ?? "      -")
-              + String(format: " %7d %8.1f %8.2f", r.items, r.seconds, Double(r.items) / max(r.seconds, 1e-9)))
+        let rate = Double(r.items) / max(r.seconds, 1e-9)
+        let value = formatFixed(r.paperValue, 4, width: 8) + " " + (stderr.map { formatFixed($0, 4, width: 7) } ?? "      -")
+        let counts = " " + padLeft(String(r.items), 7) + " " + formatFixed(r.seconds, 1, width: 8) + " " + formatFixed(rate, 2, width: 8)
+        print(padRight(r.task.rawValue, 15) + padRight(r.task.paperMetric.rawValue, 9) + value + counts)
       }
-      print(pad("average", 24) + String(format: "%8.4f", average))
+      print(padRight("average", 24) + formatFixed(average, 4, width: 8))
     }
   }
 
   /// A JSON number, or null for NaN (a one-item task has no standard error).
-  static func number(_ x: Double) -> Any { x.isFinite ? x : NSNull() }
+  static func number(_ x: Double) -> Any { x.isFinite ? x : jsonNull }
 }

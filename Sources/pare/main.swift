@@ -1,7 +1,18 @@
 // pare: the command-line tool. Parses arguments, calls the libraries, prints, and maps
 // errors to exit codes (0 success, 1 runtime error, 2 usage error). No algorithm lives here.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#else
+import Darwin
+#endif
 import LinearAlgebra
 
 let usage = """

@@ -1,7 +1,11 @@
 // report.json: what a pruning run did, as Codable types written from the plan that ran.
 // Keys are snake_case; absent optionals are omitted.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import Transformer
 
 /// The machine-readable record of a pruning run (`report.json`, and `pare prune --json`

@@ -15,7 +15,11 @@
 // Linears and the MLP run on all R rows at once; attention runs per (segment, query head),
 // a segment being a prefix or one branch (its keys: the prefix's rows, then its own).
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import LinearAlgebra
 
 /// Token ids of one tree: a shared prefix (may be empty) and its branches (each non-empty).

@@ -12,7 +12,11 @@
 // Speed: the choices of an item share their common input prefix (PrefixTreeForward.swift)
 // and several items run in one batch.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import LinearAlgebra
 
 /// One log-likelihood request in tokens: the context and continuation tokens joined, and how

@@ -14,7 +14,11 @@
 //   winogrande  partial scoring: one context per option, sentence[..<"_"] + option, and the
 //               shared continuation sentence[after "_"] stripped.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// One of the paper's seven zero-shot tasks.
 public enum ZeroShotTask: String, CaseIterable, Sendable {
@@ -52,7 +56,7 @@ public enum ZeroShotTask: String, CaseIterable, Sendable {
   public static func parseList(_ text: String) throws(ZeroShotError) -> [ZeroShotTask] {
     var tasks: [ZeroShotTask] = []
     for name in text.split(separator: ",", omittingEmptySubsequences: false) {
-      let trimmed = name.trimmingCharacters(in: .whitespaces)
+      let trimmed = name.trimmingSpaces()
       guard let task = ZeroShotTask(rawValue: trimmed) else {
         throw .unknownTask(String(trimmed), known: allCases.map(\.rawValue))
       }
@@ -171,9 +175,9 @@ public enum ZeroShotPrompt {
   /// `str.replace`).
   public static func hellaswagPreprocess(_ text: String) -> String {
     var s = PythonString.strip(text)
-    s = s.replacingOccurrences(of: " [title]", with: ". ")
+    s = s.replacing(" [title]", with: ". ")
     s = removeBracketedTags(s)
-    s = s.replacingOccurrences(of: "  ", with: " ")
+    s = s.replacing("  ", with: " ")
     return s
   }
 
@@ -204,11 +208,11 @@ public enum ZeroShotPrompt {
     let trimmed = PythonString.rstrip(line)
     guard let last = trimmed.unicodeScalars.last, !".!?".unicodeScalars.contains(last) else { return (line, "") }
     // The part after "label: " is ctx; look for the last sentence end inside it.
-    let labelEnd = trimmed.range(of: ": ")?.upperBound ?? trimmed.startIndex
+    let labelEnd = trimmed.firstRange(of: ": ")?.upperBound ?? trimmed.startIndex
     let ctx = trimmed[labelEnd...]
     var cut = ctx.startIndex
     for end in [". ", "! ", "? "] {
-      if let r = ctx.range(of: end, options: .backwards), r.upperBound > cut { cut = r.upperBound }
+      if let r = ctx.lastRange(of: end), r.upperBound > cut { cut = r.upperBound }
     }
     return (String(trimmed[..<cut]), String(trimmed[cut...]))
   }
@@ -266,7 +270,7 @@ public enum ZeroShotData {
   /// The first `limit` items (file order) of `task` under `directory`.
   /// - Throws: `ZeroShotError` for a missing or malformed file.
   public static func load(_ task: ZeroShotTask, directory: String, limit: Int? = nil) throws(ZeroShotError) -> [ZeroShotItem] {
-    let paths = task.files.map { (directory as NSString).appendingPathComponent($0) }
+    let paths = task.files.map { joinPath(directory, $0) }
     let main = paths[0]
     let lines = try readLines(main, keepEmpty: task == .hellaswag)
     let cap = limit ?? Int.max
@@ -278,7 +282,7 @@ public enum ZeroShotData {
         guard i + 6 <= lines.count else {
           throw .badItem(path: main, line: i + 1, reason: "a HellaSwag task needs 6 lines (context, label, 4 endings), \(lines.count - i) left")
         }
-        guard let label = Int(lines[i + 1].trimmingCharacters(in: .whitespaces)), (0..<4).contains(label) else {
+        guard let label = Int(lines[i + 1].trimmingSpaces()), (0..<4).contains(label) else {
           throw .badItem(path: main, line: i + 2, reason: "the gold label must be 0-3, got '\(lines[i + 1].prefix(40))'")
         }
         items.append(ZeroShotPrompt.hellaswag(line: lines[i], endings: Array(lines[(i + 2)..<(i + 6)]), label: label))
@@ -288,7 +292,7 @@ public enum ZeroShotData {
       var labels: [Int] = []
       if paths.count > 1 {
         labels = try readLines(paths[1], keepEmpty: false).enumerated().map { (n, text) throws(ZeroShotError) -> Int in
-          guard let v = Int(text.trimmingCharacters(in: .whitespaces)) else {
+          guard let v = Int(text.trimmingSpaces()) else {
             throw .badItem(path: paths[1], line: n + 1, reason: "a label must be an integer, got '\(text.prefix(40))'")
           }
           return v
@@ -380,6 +384,6 @@ public enum ZeroShotData {
     // "\r\n" is one Character in Swift, so both line ends are separators here.
     var lines = text.split(omittingEmptySubsequences: false, whereSeparator: { $0 == "\n" || $0 == "\r\n" }).map(String.init)
     if lines.last == "" { lines.removeLast() }
-    return keepEmpty ? lines : lines.filter { !$0.trimmingCharacters(in: .whitespaces).isEmpty }
+    return keepEmpty ? lines : lines.filter { !$0.trimmingSpaces().isEmpty }
   }
 }

@@ -23,7 +23,11 @@
 #if canImport(FoundationEssentials)
 import FoundationEssentials
 #else
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 #endif
 #if canImport(Glibc)
 import Glibc
@@ -59,7 +63,7 @@ public enum AtomicOutput {
     let fm = FileManager.default
     guard let names = try? fm.contentsOfDirectory(atPath: folder.path) else { return }
     for name in names {
-      guard name.hasPrefix("."), let marker = name.range(of: stagingMarker, options: .backwards) else { continue }
+      guard name.hasPrefix("."), let marker = name.lastRange(of: stagingMarker) else { continue }
       let rest = name[marker.upperBound...]
       guard let pid = Int32(rest.prefix { $0.isNumber }), pid > 0, !isRunning(pid) else { continue }
       try? fm.removeItem(at: folder.appendingPathComponent(name))
@@ -122,7 +126,7 @@ public enum AtomicOutput {
         throw ModelFileError.writeFailed(path: target.path, detail: inside.isEmpty ? detail : "\(inside): \(detail)")
       }
       if let e = error as? ModelFileError { throw e }
-      throw ModelFileError.writeFailed(path: target.path, detail: "\(error.localizedDescription)")
+      throw ModelFileError.writeFailed(path: target.path, detail: describeFileError(error))
     }
   }
 

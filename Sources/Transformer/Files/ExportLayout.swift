@@ -63,7 +63,7 @@ public struct LayoutChanges: Sendable, Equatable {
     if paddedChannels > 0 { out.append("added \(paddedChannels) zero MLP channel(s)") }
     if parametersAfter != parametersBefore {
       let pct = 100 * Double(parametersAfter - parametersBefore) / Double(max(parametersBefore, 1))
-      out.append("parameters \(parametersBefore) → \(parametersAfter) (+\(String(format: "%.2f", pct))%, all exact zeros or copies)")
+      out.append("parameters \(parametersBefore) → \(parametersAfter) (+\(formatFixed(pct, 2))%, all exact zeros or copies)")
     }
     return out
   }

@@ -3,7 +3,19 @@
 //
 // Legend: R = rows (tokens), H = hidden width, d = head dimension.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#else
+import Darwin
+#endif
 import LinearAlgebra
 
 /// Which normalisation a model family uses.
@@ -92,8 +104,8 @@ struct RotaryTable: Sendable {
     var s = c
     for i in 0..<inverseFrequencies.count {
       let a = Float(p) * inverseFrequencies[i]  // float32 product, as HF's freqs
-      c[i] = Float(Foundation.cos(Double(a)))
-      s[i] = Float(Foundation.sin(Double(a)))
+      c[i] = Float(cos(Double(a)))
+      s[i] = Float(sin(Double(a)))
     }
     return (c, s)
   }
@@ -139,13 +151,13 @@ func block(of m: Matrix, rows: Range<Int>, columns: Range<Int>) -> Matrix {
 /// once, under the lock.
 final class ResultSlots<T>: @unchecked Sendable {
   private var items: [T?]
-  private let lock = NSLock()
+  private let lock = Mutex<Void>(())
   init(count: Int) { items = [T?](repeating: nil, count: count) }
   func set(_ i: Int, _ value: T) {
-    lock.lock(); items[i] = value; lock.unlock()
+    lock.withLock { _ in items[i] = value }
   }
   /// All results, in task order. Call after the loop has finished.
-  var values: [T] { lock.lock(); defer { lock.unlock() }; return items.map { $0! } }
+  var values: [T] { lock.withLock { _ in items.map { $0! } } }
 }
 
 /// Runs `body` for every task on at most `Parallelism.effectiveThreads` threads (`--threads`),

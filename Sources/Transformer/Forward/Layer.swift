@@ -11,7 +11,11 @@
 //   attn: per sequence and query head j (reading KV head g(j)):
 //         ctx_j = softmax(mask(Q_j·K_gᵀ/√d))·V_g      (RoPE on Q, K for llama)
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import LinearAlgebra
 
 /// A transformer layer with its weights, its (possibly pruned) shape and the model-wide

@@ -3,7 +3,11 @@
 //
 // Legend: B = sequences, T = tokens per sequence, H = hidden, V = vocabulary.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 import LinearAlgebra
 
 /// Bad input to the forward pass.

@@ -1,7 +1,18 @@
 // Perplexity evaluation, DESIGN.md §4: non-overlapping chunks of L tokens (remainder
 // dropped), PPL = exp(mean NLL over the L − 1 predicted positions of every chunk).
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#else
+import Darwin
+#endif
 import LinearAlgebra
 
 /// The outcome of a perplexity run.
@@ -84,7 +95,7 @@ public enum Perplexity {
     let predicted = chunkCount * (l - 1)
     let mean = total / Double(predicted)
     guard mean.isFinite else { throw PerplexityError.nonFinite(meanNLL: mean) }
-    return PerplexityResult(perplexity: Foundation.exp(mean), meanNLL: mean, chunks: chunkCount,
+    return PerplexityResult(perplexity: exp(mean), meanNLL: mean, chunks: chunkCount,
                             tokens: chunkCount * l, predictedTokens: predicted)
   }
 }

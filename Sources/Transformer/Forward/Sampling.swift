@@ -3,7 +3,18 @@
 //
 // Legend: V = vocabulary.
 
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#else
+import Darwin
+#endif
 import LinearAlgebra
 
 /// How to pick the next token.
@@ -58,7 +69,7 @@ public struct Sampler: Sendable {
     order.sort { logits[$0] != logits[$1] ? logits[$0] > logits[$1] : $0 < $1 }
     if let k = options.topK, k > 0, k < order.count { order.removeSubrange(k...) }
     let top = Double(logits[order[0]])
-    var weights = order.map { Foundation.exp((Double(logits[$0]) - top) / t) }
+    var weights = order.map { exp((Double(logits[$0]) - top) / t) }
     var total = weights.reduce(0, +)
     if let p = options.topP, p < 1 {
       var mass = 0.0, keep = 0

@@ -1,5 +1,9 @@
 // The perplexity protocol's text (DESIGN.md §4): how a dataset file becomes one string.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 /// Joins an evaluation dataset into the single string that is tokenized once.
 ///
@@ -43,7 +47,7 @@ public enum EvaluationText {
     }
     let data: Data
     do { data = try Data(readingFile: URL(fileURLWithPath: path)) } catch {
-      let reason = FileManager.default.fileExists(atPath: path) ? "\(error.localizedDescription)" : "no such file"
+      let reason = FileManager.default.fileExists(atPath: path) ? describeFileError(error) : "no such file"
       throw LoadError.unreadable(path: path, reason: reason)
     }
     guard let text = String(validatingUTF8Data: data) else { throw LoadError.notUTF8(path: path) }

@@ -1,11 +1,15 @@
 // Loading tokenizers from the files models ship with, and writing HF tokenizer.json.
 //
 // GGUF metadata keys and HF JSON field names appear only in this file.
+#if canImport(FoundationEssentials)
+import FoundationEssentials
+#else
 import Foundation
+#endif
 
 extension String {
   /// Unicode NFC, for tokenizers that declare an NFC normalizer.
-  var precomposedForTokenizer: String { precomposedStringWithCanonicalMapping }
+  var precomposedForTokenizer: String { canonicallyComposed }
 }
 
 extension Tokenizer {
@@ -17,12 +21,12 @@ extension Tokenizer {
   /// The tokenizer of a model: a GGUF file, a folder holding `tokenizer.json` or
   /// `vocab.json` + `merges.txt`, or a `tokenizer.json` file itself.
   public static func load(modelPath: String) throws -> Tokenizer {
-    var isDirectory: ObjCBool = false
+    var isDirectory = false
     guard FileManager.default.fileExists(atPath: modelPath, isDirectory: &isDirectory) else {
       throw TokenizerError.missing("model file or folder '\(modelPath)'")
     }
     let url = URL(fileURLWithPath: modelPath)
-    if isDirectory.boolValue {
+    if isDirectory {
       let json = url.appendingPathComponent("tokenizer.json")
       if FileManager.default.fileExists(atPath: json.path) {
         return try Tokenizer(tokenizerJSON: try readFile(json))
@@ -44,7 +48,7 @@ extension Tokenizer {
     let size = (try? FileManager.default.attributesOfItem(atPath: url.path)[.size] as? Int) ?? nil
     if let size, size > maxFileBytes { throw TokenizerError.tooLarge("\(url.lastPathComponent) (\(size) bytes)") }
     do { return try Data(readingFile: url) } catch {
-      throw TokenizerError.invalid("cannot read \(url.path): \(error.localizedDescription)")
+      throw TokenizerError.invalid("cannot read \(url.path): \(describeFileError(error))")
     }
   }
 
@@ -133,7 +137,7 @@ extension Tokenizer {
 
   private static func jsonObject(_ data: Data, what: String) throws -> [String: Any] {
     let object: Any
-    do { object = try JSONSerialization.jsonObject(with: data) } catch {
+    do { object = try JSONValue.parse(data).anyValue } catch {
       throw TokenizerError.invalid("\(what) is not valid JSON")
     }
     guard let dict = object as? [String: Any] else { throw TokenizerError.invalid("\(what) is not a JSON object") }
@@ -145,7 +149,7 @@ extension Tokenizer {
   private static func denseVocabulary(_ map: [String: Any], extra: [(Int, String)], what: String) throws -> [String] {
     var byID: [Int: String] = [:]
     for (token, value) in map {
-      guard let id = (value as? NSNumber)?.intValue, id >= 0, id < maxVocabularySize else {
+      guard let id = jsonInteger(value), id >= 0, id < maxVocabularySize else {
         throw TokenizerError.invalid("\(what): token '\(token)' has no valid id")
       }
       if let other = byID[id], other != token { throw TokenizerError.invalid("\(what): id \(id) names both '\(other)' and '\(token)'") }
@@ -178,12 +182,12 @@ extension Tokenizer {
     for key in ["continuing_subword_prefix", "end_of_word_suffix"] {
       if let s = model[key] as? String, !s.isEmpty { throw TokenizerError.unsupported("BPE \(key) '\(s)'") }
     }
-    if let d = model["dropout"] as? NSNumber, d.doubleValue != 0 { throw TokenizerError.unsupported("BPE dropout") }
+    if let d = jsonNumber(model["dropout"]), d != 0 { throw TokenizerError.unsupported("BPE dropout") }
     guard let vocab = model["vocab"] as? [String: Any] else { throw TokenizerError.missing("tokenizer.json model.vocab") }
 
     var added: [AddedToken] = []
     for (i, entry) in (root["added_tokens"] as? [[String: Any]] ?? []).enumerated() {
-      guard let id = (entry["id"] as? NSNumber)?.intValue, let content = entry["content"] as? String else {
+      guard let id = jsonInteger(entry["id"]), let content = entry["content"] as? String else {
         throw TokenizerError.invalid("tokenizer.json added_tokens[\(i)] needs an id and a content")
       }
       added.append(AddedToken(id: id, content: content, isSpecial: entry["special"] as? Bool ?? false))
@@ -280,20 +284,21 @@ extension Tokenizer {
     let pre: [String: Any] = steps.count == 1 ? steps[0] : ["type": "Sequence", "pretokenizers": steps]
     let head: [String: Any] = [
       "version": "1.0",
-      "truncation": NSNull(),
-      "padding": NSNull(),
+      "truncation": jsonNull,
+      "padding": jsonNull,
       "added_tokens": addedTokens.map {
         ["id": $0.id, "content": $0.content, "single_word": false, "lstrip": false, "rstrip": false,
          "normalized": false, "special": $0.isSpecial] as [String: Any]
       },
-      "normalizer": normalizesNFC ? ["type": "NFC"] as Any : NSNull(),
+      "normalizer": normalizesNFC ? ["type": "NFC"] as Any : jsonNull,
       "pre_tokenizer": pre,
       "post_processor": ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": false, "use_regex": true],
       "decoder": ["type": "ByteLevel", "add_prefix_space": true, "trim_offsets": true, "use_regex": true],
     ]
-    // The small fields through JSONSerialization; the model (vocabulary by id, merges by
-    // rank) written directly: sorting 100k keys in JSONSerialization takes seconds.
-    var out = Array(try JSONSerialization.data(withJSONObject: head, options: [.sortedKeys, .withoutEscapingSlashes]))
+    // The small fields with sorted keys; the model (vocabulary by id, merges by rank)
+    // written directly, in id and rank order.
+    guard let headJSON = JSONValue(any: head) else { throw TokenizerError.invalid("tokenizer.json fields are not JSON") }
+    var out = Array(headJSON.compactText().utf8)
     out.removeLast()  // "}"
     out += Array(#","model":{"type":"BPE","dropout":null,"unk_token":null,"continuing_subword_prefix":null,"end_of_word_suffix":null,"fuse_unk":false,"byte_fallback":false,"ignore_merges":"#.utf8)
     out += Array((ignoresMerges ? "true" : "false").utf8)
