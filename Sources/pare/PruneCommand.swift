@@ -150,6 +150,9 @@ enum PruneCommand {
     if fast && (recoveryOn || remedyOn) { throw UsageError("--fast excludes --recovery and --remedy") }
     let repairs = !fast && PruningPlan.repairsByDefault(criterion: criterion, calibration: calibration)
     let recovery = recoveryOn || (repairs && !recoveryOff), remedy = remedyOn || (repairs && !remedyOff)
+    if (obsSteps ?? 0) > 0 && (!remedy || tau != nil) {
+      throw UsageError("--obs-steps needs the remedy (not --fast or --no-remedy) and excludes --head-similarity")
+    }
     // Ours gets the measured structure unless the flags choose (dense edges need the model's
     // layer count: settled after loading).
     let structure = PruningPlan.structureByDefault(criterion: criterion)

@@ -155,10 +155,25 @@ struct PruneCommandTests {
 
   @Test("contradictory repair flags are usage errors", arguments: [["--fast", "--recovery"], ["--recovery", "--no-recovery"],
                                                                     ["--remedy", "--no-remedy"], ["--head-ratio", "3"],
-                                                                    ["--ramp", "1", "--allocation", "global"]])
+                                                                    ["--ramp", "1", "--allocation", "global"],
+                                                                    ["--obs-steps", "2", "--fast"], ["--obs-steps", "2", "--no-remedy"]])
   func contradictoryFlags(flags: [String]) throws {
     let r = try CLI.run(["prune", TinyBytesModel.gguf, "--out", Self.temporaryFolder().path, "--sparsity", "0.5"] + flags + Self.calibration)
     #expect(r.status == 2 && r.stderr.hasPrefix("error: "), "\(r.status) \(r.stderr)")
+  }
+
+  @Test("--obs-steps removes the requested units and is recorded in the report")
+  func obsSteps() throws {
+    let out = Self.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: out) }
+    let r = try CLI.run(["prune", TinyBytesModel.gguf, "--out", out.path, "--sparsity", "0.3", "--obs-steps", "3",
+                         "--recovery-samples", "8", "--json"] + Self.calibration)
+    #expect(r.status == 0, "stderr: \(r.stderr)")
+    let summary = try #require(try JSONSerialization.jsonObject(with: Data(r.stdout.utf8)) as? [String: Any])
+    let plan = try #require(summary["plan"] as? [String: Any])
+    #expect(plan["obs_steps"] as? Int == 3 && plan["remedy"] as? Bool == true)
+    let achieved = try #require(summary["achieved_sparsity"] as? Double)
+    #expect(achieved > 0.2 && achieved < 0.4, "achieved \(achieved)")
   }
 
   @Test("--head-ratio and --ramp shape the uniform cut and are recorded in the report")
