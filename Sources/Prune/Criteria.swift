@@ -22,7 +22,8 @@ public enum Criterion: String, CaseIterable, Sendable, Codable {
   case random, l1, l2
   /// Wanda-SP: `Σ_j |B[j,i]|·‖h_i‖₂`.
   case wandaSP = "wanda-sp"
-  /// FLAP fluctuation: `Var_t(h_i)·‖B[:,i]‖²` (plus bias compensation on removal).
+  /// FLAP fluctuation: `Var_t(h_i)·‖B[:,i]‖²`, a head `Σ_{i∈h} (Var_t(h_i)·‖B[:,i]‖²)²`, on the
+  /// dense model's stream (plus bias compensation on removal), as FLAP's code computes it.
   case flap
 
   /// Whether scoring needs calibration activations.
@@ -55,7 +56,8 @@ public enum Criterion: String, CaseIterable, Sendable, Codable {
   }
 
   /// Activation-aware scores summed over each unit's level-2 columns: exact-moment
-  /// `‖B[:,i]‖²·E[h_i²]`, wanda-sp `Σ_j |B[j,i]|·‖h_i‖₂`, flap `Var(h_i)·‖B[:,i]‖²`.
+  /// `‖B[:,i]‖²·E[h_i²]`, wanda-sp `Σ_j |B[j,i]|·‖h_i‖₂`, flap `Var(h_i)·‖B[:,i]‖²` (squared
+  /// per column before a head's sum).
   func innerScores(_ module: some DepthTwoModule, _ statistics: ModuleStatistics) -> [Double] {
     let b = columnPowerSums(module.levelTwo.weight, power: self == .wandaSP ? 1 : 2), h = statistics.inner
     switch self {
