@@ -79,17 +79,22 @@ public struct LeastSquares: Sendable {
   public func solve(keeping kept: [Int]? = nil, damp: Double, prior: Linear? = nil) throws(LinearAlgebraError) -> Linear {
     let kept = kept ?? Array(0..<inputWidth), index = kept + (intercept ? [inputWidth] : [])
     let g = gram.selectingRows(index).selectingColumns(index)
-    var c = cross.selectingRows(index)
     let factor = try CholeskyFactorization(g, damping: .relativeToMeanDiagonal(damp))
-    if let prior {
-      precondition(prior.weight.shape == [outputWidth, kept.count], "prior is \(prior.weight.shape), expected [\(outputWidth), \(kept.count)]")
-      let lambda = Float(factor.lambda)
-      for r in 0..<kept.count { for j in 0..<outputWidth { c[r, j] += lambda * prior.weight[j, r] } }
-      if intercept, let b = prior.bias { for j in 0..<outputWidth { c[kept.count, j] += lambda * b[j] } }
-    }
-    let theta = factor.solve(c)  // (|S|+1) × N
+    let theta = factor.solve(rightHandSide(index, keptCount: kept.count, prior: prior, lambda: factor.lambda))  // (|S|+1) × N
     let weight = theta.selectingRows(Array(0..<kept.count)).transposed()
     let bias = intercept ? theta.row(kept.count) : nil
     return Linear(weight: weight, bias: bias)
+  }
+
+  /// `X̃ᵀY` on the inputs `index` (the kept columns, then the intercept), plus `λ·Θ₀` when a
+  /// prior (outputWidth × keptCount, bias absent = 0) pulls the ridge toward it.
+  func rightHandSide(_ index: [Int], keptCount: Int, prior: Linear?, lambda: Double) -> Matrix {
+    var c = cross.selectingRows(index)
+    guard let prior else { return c }
+    precondition(prior.weight.shape == [outputWidth, keptCount], "prior is \(prior.weight.shape), expected [\(outputWidth), \(keptCount)]")
+    let l = Float(lambda)
+    for r in 0..<keptCount { for j in 0..<outputWidth { c[r, j] += l * prior.weight[j, r] } }
+    if intercept, let b = prior.bias { for j in 0..<outputWidth { c[keptCount, j] += l * b[j] } }
+    return c
   }
 }

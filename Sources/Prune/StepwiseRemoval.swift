@@ -58,13 +58,7 @@ extension LeastSquares {
     let k = index.count
     let factor = try CholeskyFactorization(gram.selectingRows(index).selectingColumns(index),
                                            damping: .relativeToMeanDiagonal(damp))
-    var rhs = cross.selectingRows(index)
-    if let prior {
-      let lambda = Float(factor.lambda)
-      for r in 0..<columns.count { for j in 0..<outputWidth { rhs[r, j] += lambda * prior.weight[j, r] } }
-      if intercept, let b = prior.bias { for j in 0..<outputWidth { rhs[columns.count, j] += lambda * b[j] } }
-    }
-    let theta = factor.solve(rhs)
+    let theta = factor.solve(rightHandSide(index, keptCount: columns.count, prior: prior, lambda: factor.lambda))
     let inverse = factor.solve(Matrix.identity(k))
     var position = 0
     return keptUnits.map { unit in
