@@ -1,5 +1,6 @@
 // Whole-matrix helpers: row prefixes, stacking, per-row / per-column power sums, and the
-// squared-error measures the pruning pipeline reports. Plain loops (not hot paths).
+// squared-error measures the pruning pipeline reports. Plain loops, except the intercept
+// column, which the least-squares accumulation appends to every calibration block.
 
 extension Matrix {
   /// The first `n` rows (all of them when n ≥ rows): `M[0..<min(n, rows), :]`.
@@ -12,13 +13,22 @@ extension Matrix {
   /// `[M 1]`: the matrix with a column of ones appended (rows × (columns + 1)), the
   /// intercept column of a least-squares design matrix.
   public func appendingOnesColumn() -> Matrix {
-    var out = [Float]()
-    out.reserveCapacity(rows * (columns + 1))
-    for r in 0..<rows {
-      out.append(contentsOf: storage[(r * columns)..<((r + 1) * columns)])
-      out.append(1)
+    let (m, n) = (rows, columns)
+    guard m > 0 else { return Matrix(rows: 0, columns: n + 1) }
+    let out = [Float](unsafeUninitializedCapacity: m * (n + 1)) { buffer, initialized in
+      storage.withUnsafeBufferPointer { source in
+        nonisolated(unsafe) let (dst, src) = (buffer.baseAddress!, source.baseAddress!)
+        let blocks = max(1, min(16, m / 256))
+        parallelFor(tasks: blocks) { b in
+          for r in (m * b / blocks)..<(m * (b + 1) / blocks) {
+            (dst + r * (n + 1)).initialize(from: src + r * n, count: n)
+            dst[r * (n + 1) + n] = 1
+          }
+        }
+      }
+      initialized = m * (n + 1)
     }
-    return Matrix(rows: rows, columns: columns + 1, storage: out)
+    return Matrix(rows: m, columns: n + 1, storage: out)
   }
 }
 

@@ -52,6 +52,7 @@ struct AttentionModule: DepthTwoModule {
     ask.queryKeyValue = request.levelOne
     ask.attentionContext = request.inner
     ask.attentionProbabilitySequences = Array(0..<request.headDistanceSequences)
+    ask.skipModuleOutput = !request.output
     let output = layer.attention(x, batch: batch, observing: ask, into: &seen)
     var result = ModuleObservation(output: output, levelOne: [seen.query, seen.key, seen.value].compactMap { $0 },
                                    inner: seen.attentionContext ?? Matrix(rows: 0, columns: 0))

@@ -52,6 +52,8 @@ struct ModuleRequest: Sendable {
   var inner = false
   /// Attention only: the head-distance matrix D over the first n sequences (0 = none).
   var headDistanceSequences = 0
+  /// The module output; without it the level-2 linear is not run and `output` is 0 × H.
+  var output = true
 }
 
 /// What a module call recorded. Fields not requested are empty.
@@ -68,13 +70,14 @@ struct ModuleObservation: Sendable {
 
 extension DepthTwoModule {
   /// Observes the module for scoring on x: the inner activation, the level-1 outputs when
-  /// `criterion` estimates from them, and the statistics of the first `rows` rows.
+  /// `criterion` estimates from them, the statistics of the first `rows` rows, and the
+  /// module output when `output` is set.
   func observeForScoring(_ x: Matrix, batch: SequenceBatch, criterion: Criterion, rows: Int,
-                         headDistanceSequences: Int = 0) -> (ModuleObservation, ModuleStatistics) {
+                         headDistanceSequences: Int = 0, output: Bool) -> (ModuleObservation, ModuleStatistics) {
     let request = ModuleRequest(levelOne: criterion.needsLevelOneMoments && Self.secondMomentReadsLevelOne,
-                                inner: true, headDistanceSequences: headDistanceSequences)
+                                inner: true, headDistanceSequences: headDistanceSequences, output: output)
     let seen = observe(x, batch: batch, request: request)
-    func moments(_ m: Matrix) -> ColumnMoments { ColumnMoments(of: m.firstRows(rows)) }
+    func moments(_ m: Matrix) -> ColumnMoments { ColumnMoments(of: m, rows: rows) }
     return (seen, ModuleStatistics(inner: moments(seen.inner), levelOne: seen.levelOne.map(moments)))
   }
 

@@ -46,6 +46,7 @@ struct MLPModule: DepthTwoModule {
     var seen = LayerObservations(), ask = ObservationRequest()
     ask.mlpLevelOne = request.levelOne
     ask.mlpActivation = request.inner
+    ask.skipModuleOutput = !request.output
     let output = layer.mlp(x, observing: ask, into: &seen)
     return ModuleObservation(output: output, levelOne: [seen.up, seen.gate].compactMap { $0 },
                              inner: seen.mlpActivation ?? Matrix(rows: 0, columns: 0))

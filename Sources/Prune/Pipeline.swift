@@ -179,12 +179,12 @@ public struct PruningPipeline: Sendable {
       // 3a. Observe the (recovered) module on X̂ for scoring; accumulate level 2's problem.
       let (seen, stats) = module.observeForScoring(
         xp, batch: streams.batch, criterion: plan.criterion, rows: streams.scoringRows,
-        headDistanceSequences: plan.headSimilarityTau == nil ? 0 : streams.scoringSequences)
+        headDistanceSequences: plan.headSimilarityTau == nil ? 0 : streams.scoringSequences, output: false)
       (statistics, distances, scoredInner) = (stats, seen.headDistances, seen.inner)
       // FLAP measures every module of the unpruned model: its fluctuation and the means its
       // bias compensation adds back come from the dense stream, not from X̂.
       if plan.criterion.scoresDenseModel {
-        statistics = ModuleStatistics(inner: ColumnMoments(of: dense.inner.firstRows(streams.scoringRows)))
+        statistics = ModuleStatistics(inner: ColumnMoments(of: dense.inner, rows: streams.scoringRows))
       }
       if plan.fitsWeights {
         var problem = LeastSquares(inputWidth: seen.inner.columns, outputWidth: target.columns, intercept: true)
@@ -323,7 +323,8 @@ public struct PruningPipeline: Sendable {
     /// Scoring statistics of `module` on the dense stream, which then advances past it.
     func observe<M: DepthTwoModule>(_ module: M) -> ModuleStatistics {
       let x = module.layer.applyNorm(M.normSite, to: streams.dense)
-      let (seen, statistics) = module.observeForScoring(x, batch: streams.batch, criterion: plan.criterion, rows: x.rows)
+      let (seen, statistics) = module.observeForScoring(x, batch: streams.batch, criterion: plan.criterion, rows: x.rows,
+                                                        output: true)
       add(&streams.dense, seen.output)
       return statistics
     }

@@ -14,29 +14,41 @@ public struct ColumnMoments: Sendable, Equatable {
     sumSquares = [Double](repeating: 0, count: width)
   }
 
-  /// The moments of the rows of `x` (tokens × width).
-  public init(of x: Matrix) {
+  /// The moments of the rows of `x` (tokens × width), or of its first `rows` rows.
+  public init(of x: Matrix, rows: Int? = nil) {
     self.init(width: x.columns)
-    accumulate(x)
+    accumulate(x, rows: rows)
   }
 
   public var width: Int { sums.count }
 
-  /// Adds the rows of `x` (tokens × width).
-  public mutating func accumulate(_ x: Matrix) {
+  /// Adds the rows of `x` (tokens × width), or its first `rows` rows. Columns are split
+  /// between threads; each column still sums its rows in order, so the result does not
+  /// depend on the thread count.
+  public mutating func accumulate(_ x: Matrix, rows: Int? = nil) {
     precondition(x.columns == width, "ColumnMoments: \(x.columns) columns, expected \(width)")
-    let w = width
-    x.storage.withUnsafeBufferPointer { p in
-      for t in 0..<x.rows {
-        let base = t * w
-        for j in 0..<w {
-          let v = Double(p[base + j])
-          sums[j] += v
-          sumSquares[j] += v * v
+    let w = width, n = min(max(rows ?? x.rows, 0), x.rows)
+    count += n
+    guard n > 0 && w > 0 else { return }
+    let blocks = max(1, min(16, w / 64))
+    sums.withUnsafeMutableBufferPointer { s in
+      sumSquares.withUnsafeMutableBufferPointer { q in
+        x.storage.withUnsafeBufferPointer { p in
+          nonisolated(unsafe) let (sp, qp, xp) = (s.baseAddress!, q.baseAddress!, p.baseAddress!)
+          parallelFor(tasks: blocks) { b in
+            let j0 = w * b / blocks, j1 = w * (b + 1) / blocks
+            for t in 0..<n {
+              let row = xp + t * w
+              for j in j0..<j1 {
+                let v = Double(row[j])
+                sp[j] += v
+                qp[j] += v * v
+              }
+            }
+          }
         }
       }
     }
-    count += x.rows
   }
 
   /// E[x_j] per column.

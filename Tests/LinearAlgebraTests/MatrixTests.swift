@@ -21,4 +21,15 @@ struct MatrixTests {
     var b = SplitMix64(seed: 42), c = SplitMix64(seed: 42)
     #expect((0..<10).map { _ in b.next() } == (0..<10).map { _ in c.next() })
   }
+
+  @Test("appendingOnesColumn copies every row and appends a 1, across thread blocks", arguments: [0, 1, 7, 1_000])
+  func onesColumn(rows: Int) {
+    var rng = SplitMix64(seed: UInt64(rows))
+    let x = Matrix.random(rows: rows, columns: 5, using: &rng)
+    let y = x.appendingOnesColumn()
+    #expect(y.shape == [rows, 6])
+    for r in 0..<rows {
+      #expect((0..<5).allSatisfy { y[r, $0] == x[r, $0] } && y[r, 5] == 1)
+    }
+  }
 }

@@ -41,6 +41,13 @@ struct ForwardObservationTests {
     #expect(relativeMaxError(matmulTransposed(ctx, w.output.weight, bias: w.output.bias).storage, attn.storage) == 0)
     let h = try #require(obs.mlpActivation)
     #expect(relativeMaxError(matmulTransposed(h, w.down.weight, bias: w.down.bias).storage, mlp.storage) == 0)
+    // Skipping the module outputs records the same level-2 inputs and returns 0 × H.
+    var inputsOnly = ObservationRequest()
+    inputsOnly.attentionContext = true; inputsOnly.mlpActivation = true; inputsOnly.skipModuleOutput = true
+    var partial = LayerObservations()
+    #expect(layer.attention(x1, batch: batch, observing: inputsOnly, into: &partial).shape == [0, hidden.columns])
+    #expect(layer.mlp(x2, observing: inputsOnly, into: &partial).shape == [0, hidden.columns])
+    #expect(partial.attentionContext?.storage == ctx.storage && partial.mlpActivation?.storage == h.storage)
     // Attention probabilities: only the requested sequence, one T × T causal stochastic
     // matrix per head, and ctx of head j at (seq 1, t) = Σ_s P[t,s]·V_g(s).
     #expect(Array(obs.attentionProbabilities.keys) == [1])

@@ -202,11 +202,21 @@ func packPanel(_ x: StridedOperand, rows: Int, rowCount: Int, width: Int, k0: In
       for q in 0..<kc { d.pointee = src[q]; d += width }
     }
   } else if x.rowStride == 1 {
-    // The panel's rows are contiguous at each k: straight copies.
+    // The panel's rows are contiguous at each k: straight copies, in registers for a full
+    // panel (a memmove call per 48 or 128 bytes costs more than the copy itself).
+    let full = rowCount == width
     for q in 0..<kc {
-      let src = x.base + (k0 + q) * x.columnStride + rows
-      let d = dst + q * width
-      d.update(from: src, count: rowCount)
+      let src = UnsafeRawPointer(x.base + (k0 + q) * x.columnStride + rows)
+      let d = UnsafeMutableRawPointer(dst + q * width)
+      if full && width == 12 {
+        d.storeBytes(of: src.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+        d.storeBytes(of: src.loadUnaligned(fromByteOffset: 32, as: SIMD4<Float>.self), toByteOffset: 32, as: SIMD4<Float>.self)
+      } else if full && width == 32 {
+        d.storeBytes(of: src.loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+        d.storeBytes(of: src.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), toByteOffset: 64, as: SIMD16<Float>.self)
+      } else {
+        (dst + q * width).update(from: x.base + (k0 + q) * x.columnStride + rows, count: rowCount)
+      }
     }
   } else {
     for q in 0..<kc {

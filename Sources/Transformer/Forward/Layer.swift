@@ -170,6 +170,7 @@ public struct TransformerLayer: Sendable {
     }
     let contextMatrix = Matrix(rows: batch.rows, columns: width, storage: context)
     if request.attentionContext { observations.attentionContext = contextMatrix }
+    if request.skipModuleOutput { return Matrix(rows: 0, columns: weights.output.outputCount) }
     return matmulTransposed(contextMatrix, weights.output.weight, bias: weights.output.bias)
   }
 
@@ -207,6 +208,7 @@ public struct TransformerLayer: Sendable {
     if request.mlpLevelOne { observations.up = up }
     let h = Matrix(rows: up.rows, columns: up.columns, storage: inner)
     if request.mlpActivation { observations.mlpActivation = h }
+    if request.skipModuleOutput { return Matrix(rows: 0, columns: weights.down.outputCount) }
     return matmulTransposed(h, weights.down.weight, bias: weights.down.bias)
   }
 
@@ -234,6 +236,7 @@ public struct TransformerLayer: Sendable {
 
   func forward(_ hidden: Matrix, batch: SequenceBatch, cache: inout LayerKVCache?,
                request: ObservationRequest, observations: inout LayerObservations) -> Matrix {
+    precondition(!request.skipModuleOutput, "a layer forward needs its module outputs")
     let x1 = applyNorm(.attention, to: hidden)
     if request.moduleInputs { observations.attentionInput = x1 }
     let a = attention(x1, batch: batch, cache: &cache, request: request, observations: &observations)

@@ -49,6 +49,11 @@ public struct ObservationRequest: Sendable, Equatable {
   public var moduleOutputs = false
   /// The residual stream after the attention block, `hidden + attention(norm1(hidden))`.
   public var residualAfterAttention = false
+  /// Module calls only: stop at the level-2 input (the attention context, the MLP inner
+  /// activation) and return an empty 0 × H output instead of running the output or down
+  /// projection, for callers that need only what they asked to record. A whole-layer
+  /// forward needs the module outputs and refuses it.
+  public var skipModuleOutput = false
 
   public init() {}
 
