@@ -63,21 +63,16 @@ public struct Matrix: Sendable, Equatable {
 
   /// The rows whose indices are listed, in that order.
   public func selectingRows(_ indices: [Int]) -> Matrix {
-    var out = [Float]()
-    out.reserveCapacity(indices.count * columns)
-    for r in indices { out.append(contentsOf: storage[(r * columns)..<((r + 1) * columns)]) }
-    return Matrix(rows: indices.count, columns: columns, storage: out)
+    let n = columns
+    for r in indices { precondition(r >= 0 && r < rows, "selectingRows: row \(r) of \(rows)") }
+    return Matrix(rows: indices.count, columns: n, storage: gatherRowsKernel(storage, columns: n, rows: indices))
   }
 
   /// The columns whose indices are listed, in that order.
   public func selectingColumns(_ indices: [Int]) -> Matrix {
-    var out = [Float]()
-    out.reserveCapacity(indices.count * rows)
-    for r in 0..<rows {
-      let base = r * columns
-      for c in indices { out.append(storage[base + c]) }
-    }
-    return Matrix(rows: rows, columns: indices.count, storage: out)
+    let (n, k) = (columns, indices.count)
+    for c in indices { precondition(c >= 0 && c < n, "selectingColumns: column \(c) of \(n)") }
+    return Matrix(rows: rows, columns: k, storage: gatherColumnsKernel(storage, rows: rows, columns: n, picking: indices))
   }
 
   /// A matrix of independent uniform values in `-scale ... scale`, reproducible from `rng`.

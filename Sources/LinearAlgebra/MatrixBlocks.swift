@@ -1,6 +1,6 @@
 // Whole-matrix helpers: row prefixes, stacking, per-row / per-column power sums, and the
-// squared-error measures the pruning pipeline reports. Plain loops, except the intercept
-// column, which the least-squares accumulation appends to every calibration block.
+// squared-error measures the pruning pipeline reports. Plain loops, except where the
+// pruning pipeline runs them on every calibration block (Kernels/GatherKernels.swift).
 
 extension Matrix {
   /// The first `n` rows (all of them when n ≥ rows): `M[0..<min(n, rows), :]`.
@@ -13,22 +13,7 @@ extension Matrix {
   /// `[M 1]`: the matrix with a column of ones appended (rows × (columns + 1)), the
   /// intercept column of a least-squares design matrix.
   public func appendingOnesColumn() -> Matrix {
-    let (m, n) = (rows, columns)
-    guard m > 0 else { return Matrix(rows: 0, columns: n + 1) }
-    let out = [Float](unsafeUninitializedCapacity: m * (n + 1)) { buffer, initialized in
-      storage.withUnsafeBufferPointer { source in
-        nonisolated(unsafe) let (dst, src) = (buffer.baseAddress!, source.baseAddress!)
-        let blocks = max(1, min(16, m / 256))
-        parallelFor(tasks: blocks) { b in
-          for r in (m * b / blocks)..<(m * (b + 1) / blocks) {
-            (dst + r * (n + 1)).initialize(from: src + r * n, count: n)
-            dst[r * (n + 1) + n] = 1
-          }
-        }
-      }
-      initialized = m * (n + 1)
-    }
-    return Matrix(rows: m, columns: n + 1, storage: out)
+    Matrix(rows: rows, columns: columns + 1, storage: appendOnesKernel(storage, rows: rows, columns: columns))
   }
 }
 
@@ -92,10 +77,15 @@ public func meanSquaredNorm(_ x: Matrix) -> Double {
 /// is zero). Shapes: a and b hold the same number of entries.
 public func relativeSquaredError(_ a: Matrix, _ b: Matrix) -> Double {
   precondition(a.storage.count == b.storage.count, "relativeSquaredError: \(a.shape) vs \(b.shape)")
-  var num = 0.0, den = 0.0
-  for (x, y) in zip(a.storage, b.storage) {
-    num += Double(x - y) * Double(x - y)
-    den += Double(y) * Double(y)
-  }
+  let (num, den) = squaredErrorSumsKernel(a.storage, b.storage)
   return den > 0 ? num / den : 0
+}
+
+/// Adds the first `rows` rows of `x` (T × W) to per-column running sums and sums of
+/// squares, in `Double`, each column in row order (the result does not depend on the
+/// thread count).
+public func accumulateColumnMoments(_ x: Matrix, rows: Int, sums: inout [Double], squares: inout [Double]) {
+  precondition(sums.count == x.columns && squares.count == x.columns && rows >= 0 && rows <= x.rows,
+               "accumulateColumnMoments: \(x.shape), \(rows) rows, \(sums.count) sums")
+  columnMomentsKernel(x.storage, rows: rows, columns: x.columns, sums: &sums, squares: &squares)
 }

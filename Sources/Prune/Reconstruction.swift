@@ -93,8 +93,9 @@ public struct LeastSquares: Sendable {
     guard let prior else { return c }
     precondition(prior.weight.shape == [outputWidth, keptCount], "prior is \(prior.weight.shape), expected [\(outputWidth), \(keptCount)]")
     let l = Float(lambda)
-    for r in 0..<keptCount { for j in 0..<outputWidth { c[r, j] += l * prior.weight[j, r] } }
-    if intercept, let b = prior.bias { for j in 0..<outputWidth { c[keptCount, j] += l * b[j] } }
-    return c
+    var weights = c.firstRows(keptCount), rest = c.selectingRows(Array(keptCount..<c.rows))
+    addScaled(&weights.storage, prior.weight.transposed().storage, scale: l)  // c[r, j] += λ·W₀[j, r]
+    if intercept, let b = prior.bias { for j in 0..<outputWidth { rest[0, j] += l * b[j] } }
+    return concatenateRows([weights, rest])
   }
 }

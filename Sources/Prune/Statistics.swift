@@ -27,28 +27,9 @@ public struct ColumnMoments: Sendable, Equatable {
   /// depend on the thread count.
   public mutating func accumulate(_ x: Matrix, rows: Int? = nil) {
     precondition(x.columns == width, "ColumnMoments: \(x.columns) columns, expected \(width)")
-    let w = width, n = min(max(rows ?? x.rows, 0), x.rows)
+    let n = min(max(rows ?? x.rows, 0), x.rows)
     count += n
-    guard n > 0 && w > 0 else { return }
-    let blocks = max(1, min(16, w / 64))
-    sums.withUnsafeMutableBufferPointer { s in
-      sumSquares.withUnsafeMutableBufferPointer { q in
-        x.storage.withUnsafeBufferPointer { p in
-          nonisolated(unsafe) let (sp, qp, xp) = (s.baseAddress!, q.baseAddress!, p.baseAddress!)
-          parallelFor(tasks: blocks) { b in
-            let j0 = w * b / blocks, j1 = w * (b + 1) / blocks
-            for t in 0..<n {
-              let row = xp + t * w
-              for j in j0..<j1 {
-                let v = Double(row[j])
-                sp[j] += v
-                qp[j] += v * v
-              }
-            }
-          }
-        }
-      }
-    }
+    accumulateColumnMoments(x, rows: n, sums: &sums, squares: &sumSquares)
   }
 
   /// E[x_j] per column.

@@ -176,8 +176,20 @@ func argmaxKernel(_ x: UnsafePointer<Float>, _ n: Int) -> Int? {
   return best
 }
 
-/// x[i] = x[i] + alpha·y[i] over n values (alpha = 1 is plain addition).
+/// x[i] = x[i] + alpha·y[i] over n values (alpha = 1 is plain addition); long vectors are
+/// split across cores (each element's arithmetic is the same either way).
 func addScaledKernel(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int, alpha: Float) {
+  let blocks = min(16, n / (1 << 16))
+  guard blocks > 1 else { return addScaledSerial(x, y, n, alpha: alpha) }
+  nonisolated(unsafe) let (px, py) = (x, y)
+  parallelFor(tasks: blocks) { b in
+    let start = (n * b / blocks) & ~15, end = b == blocks - 1 ? n : (n * (b + 1) / blocks) & ~15
+    addScaledSerial(px + start, py + start, end - start, alpha: alpha)
+  }
+}
+
+@inline(__always)
+private func addScaledSerial(_ x: UnsafeMutablePointer<Float>, _ y: UnsafePointer<Float>, _ n: Int, alpha: Float) {
   let rx = UnsafeMutableRawPointer(x), ry = UnsafeRawPointer(y)
   let a = SIMD16<Float>(repeating: alpha)
   var i = 0

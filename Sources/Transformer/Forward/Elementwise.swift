@@ -43,7 +43,7 @@ public func applyNorm(_ norm: Norm, kind: NormKind, epsilon: Float, to x: Matrix
   let rows = x.rows, h = x.columns
   precondition(norm.weight.count == h, "norm has \(norm.weight.count) weights, input is \(rows)×\(h)")
   let src = x.storage, w = norm.weight, b = norm.bias
-  let out = parallelPieces(rows, grain: max(1, (1 << 15) / max(h, 1))) { rowRange in
+  let out = parallelPieces(rows, width: h, grain: max(1, (1 << 15) / max(h, 1))) { rowRange in
     var out = [Float](repeating: 0, count: rowRange.count * h)
     for r in rowRange {
       let base = r * h, o = (r - rowRange.lowerBound) * h
@@ -113,25 +113,44 @@ struct RotaryTable: Sendable {
   /// Rotates every head of `x` ((R × heads·d)); row r of the matrix is at position
   /// `position(r)`. Returns a new matrix of the same shape.
   func apply(to x: Matrix, heads: Int, position: (Int) -> Int) -> Matrix {
-    let d = headDimension, half = d / 2, cols = x.columns
+    let d = headDimension, half = d / 2, cols = x.columns, rows = x.rows
     precondition(cols == heads * d, "RoPE input has \(cols) columns, expected \(heads)·\(d)")
-    let src = x.storage
-    var out = src
-    var cache: [Int: (cos: [Float], sin: [Float])] = [:]
-    for r in 0..<x.rows {
+    guard rows > 0 && half > 0 else { return x }
+    // cos and sin of each distinct position, then rows rotated in parallel blocks.
+    var slot: [Int: Int] = [:], table: [Float] = []
+    let rowSlot = (0..<rows).map { r in
       let p = position(r)
-      let (c, s): ([Float], [Float])
-      if let hit = cache[p] { (c, s) = hit } else { let t = angles(position: p); cache[p] = t; (c, s) = t }
-      for h in 0..<heads {
-        let base = r * cols + h * d
-        for i in 0..<half {
-          let a = src[base + i], b = src[base + i + half]
-          out[base + i] = a * c[i] - b * s[i]
-          out[base + i + half] = b * c[i] + a * s[i]
+      if let s = slot[p] { return s }
+      let (c, s) = angles(position: p)
+      slot[p] = slot.count
+      table += c + s
+      return slot.count - 1
+    }
+    let out = [Float](unsafeUninitializedCapacity: rows * cols) { buffer, initialized in
+      x.storage.withUnsafeBufferPointer { source in
+        table.withUnsafeBufferPointer { angles in
+          nonisolated(unsafe) let (dst, src, t) = (buffer.baseAddress!, source.baseAddress!, angles.baseAddress!)
+          let blocks = max(1, min(16, rows * cols / (1 << 15)))
+          forEachTask(blocks) { k in
+            for r in (rows * k / blocks)..<(rows * (k + 1) / blocks) {
+              let c = t + rowSlot[r] * d, s = c + half
+              for h in 0..<heads {
+                let base = r * cols + h * d
+                for i in 0..<half {
+                  let a = src[base + i], b = src[base + i + half]
+                  dst[base + i] = a * c[i] - b * s[i]
+                  dst[base + i + half] = b * c[i] + a * s[i]
+                }
+              }
+              // Odd head widths leave the last column of each head as it was.
+              if d % 2 == 1 { for h in 0..<heads { dst[r * cols + h * d + d - 1] = src[r * cols + h * d + d - 1] } }
+            }
+          }
         }
       }
+      initialized = rows * cols
     }
-    return Matrix(rows: x.rows, columns: cols, storage: out)
+    return Matrix(rows: rows, columns: cols, storage: out)
   }
 }
 
@@ -166,17 +185,23 @@ func forEachTask(_ count: Int, _ body: @Sendable (Int) -> Void) {
   parallelFor(tasks: count, body)
 }
 
-/// Splits `0..<count` items into a few contiguous pieces run through `forEachTask` and
-/// concatenates what `body(range)` returns for each piece, in order. Pieces hold at least
-/// `grain` items, so small inputs run inline. The result does not depend on the thread count.
-func parallelPieces(_ count: Int, grain: Int = 1 << 16, _ body: @Sendable (Range<Int>) -> [Float]) -> [Float] {
+/// Splits `0..<count` items of `width` floats each into a few contiguous pieces run through
+/// `forEachTask` and concatenates what `body(range)` returns for each piece, in order: each
+/// task copies its piece into place, so the concatenation is parallel too. Pieces hold at
+/// least `grain` items, so small inputs run inline. The result does not depend on the thread
+/// count.
+func parallelPieces(_ count: Int, width: Int = 1, grain: Int = 1 << 16,
+                    _ body: @Sendable (Range<Int>) -> [Float]) -> [Float] {
   let pieces = max(1, min(8, count / max(grain, 1)))
   if pieces == 1 { return body(0..<count) }
-  let slots = ResultSlots<[Float]>(count: pieces)
-  forEachTask(pieces) { p in
-    slots.set(p, body((count * p / pieces)..<(count * (p + 1) / pieces)))
+  return [Float](unsafeUninitializedCapacity: count * width) { buffer, initialized in
+    nonisolated(unsafe) let out = buffer.baseAddress!
+    forEachTask(pieces) { p in
+      let range = (count * p / pieces)..<(count * (p + 1) / pieces)
+      let piece = body(range)
+      precondition(piece.count == range.count * width, "parallelPieces: piece of \(piece.count) floats for \(range.count) items")
+      piece.withUnsafeBufferPointer { (out + range.lowerBound * width).initialize(from: $0.baseAddress!, count: piece.count) }
+    }
+    initialized = count * width
   }
-  var out = [Float]()
-  for piece in slots.values { out.append(contentsOf: piece) }
-  return out
 }

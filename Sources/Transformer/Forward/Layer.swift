@@ -156,17 +156,19 @@ public struct TransformerLayer: Sendable {
       slots.set(task, (Matrix(rows: length, columns: d, storage: ctx), kept))
     }
     let results = slots.values
-    // Scatter the per-head contexts into (B·T × q·d).
-    let width = qHeads * d
-    var context = [Float](repeating: 0, count: batch.rows * width)
     for task in 0..<tasks {
-      let b = task / qHeads, j = task % qHeads
-      let src = results[task].0.storage
-      for t in 0..<length {
-        let dst = (b * length + t) * width + j * d
-        for i in 0..<d { context[dst + i] = src[t * d + i] }
+      if let p = results[task].1 { observations.attentionProbabilities[task / qHeads, default: []].append(p) }
+    }
+    // Gather the per-head contexts into (B·T × q·d), rows in parallel pieces.
+    let width = qHeads * d
+    let context = parallelPieces(batch.rows, width: width, grain: max(1, (1 << 15) / max(width, 1))) { rows in
+      var out = [Float]()
+      out.reserveCapacity(rows.count * width)
+      for row in rows {
+        let b = row / length, t = row % length
+        for j in 0..<qHeads { out.append(contentsOf: results[b * qHeads + j].0.storage[(t * d)..<((t + 1) * d)]) }
       }
-      if let p = results[task].1 { observations.attentionProbabilities[b, default: []].append(p) }
+      return out
     }
     let contextMatrix = Matrix(rows: batch.rows, columns: width, storage: context)
     if request.attentionContext { observations.attentionContext = contextMatrix }
