@@ -194,7 +194,18 @@ func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
 @inline(__always)
 func packPanel(_ x: StridedOperand, rows: Int, rowCount: Int, width: Int, k0: Int, kc: Int,
                into dst: UnsafeMutablePointer<Float>) {
-  if x.columnStride == 1 {
+  if x.columnStride == 1 && rowCount == 12 && width == 12 {
+    // A full A panel from 12 rows contiguous along k: walk k, writing the panel in order.
+    let s = x.base + rows * x.rowStride + k0, rs = x.rowStride
+    let (s0, s1, s2, s3, s4, s5) = (s, s + rs, s + 2 * rs, s + 3 * rs, s + 4 * rs, s + 5 * rs)
+    let (s6, s7, s8, s9, s10, s11) = (s + 6 * rs, s + 7 * rs, s + 8 * rs, s + 9 * rs, s + 10 * rs, s + 11 * rs)
+    var d = dst
+    for q in 0..<kc {
+      d[0] = s0[q]; d[1] = s1[q]; d[2] = s2[q]; d[3] = s3[q]; d[4] = s4[q]; d[5] = s5[q]
+      d[6] = s6[q]; d[7] = s7[q]; d[8] = s8[q]; d[9] = s9[q]; d[10] = s10[q]; d[11] = s11[q]
+      d += 12
+    }
+  } else if x.columnStride == 1 {
     // Each source row is contiguous along k: read rows, scatter with stride `width`.
     for r in 0..<rowCount {
       let src = x.base + (rows + r) * x.rowStride + k0
