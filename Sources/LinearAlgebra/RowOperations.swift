@@ -40,7 +40,7 @@ public func rowSums(_ m: Matrix) -> [Float] { mapRows(m) { sumKernel($0, $1) } }
 public func rowSumsOfSquares(_ m: Matrix) -> [Float] { mapRows(m) { sumOfSquaresKernel($0, $1) } }
 
 /// `log Σ_j exp(m[i, j])` for every row i (max-shifted, Double sum; see `logSumExp`).
-public func rowLogSumExp(_ m: Matrix) -> [Float] { mapRows(m) { logSumExpKernel($0, $1) } }
+public func rowLogSumExp(_ m: Matrix) -> [Float] { rowLogSumExpKernel(m) }
 
 /// Index of the first maximum of every row (nil for an empty or all-NaN row).
 public func rowArgmax(_ m: Matrix) -> [Int?] { mapRows(m) { argmaxKernel($0, $1) } }

@@ -89,7 +89,7 @@ public struct LeastSquares: Sendable {
   /// `X̃ᵀY` on the inputs `index` (the kept columns, then the intercept), plus `λ·Θ₀` when a
   /// prior (outputWidth × keptCount, bias absent = 0) pulls the ridge toward it.
   func rightHandSide(_ index: [Int], keptCount: Int, prior: Linear?, lambda: Double) -> Matrix {
-    var c = cross.selectingRows(index)
+    let c = cross.selectingRows(index)
     guard let prior else { return c }
     precondition(prior.weight.shape == [outputWidth, keptCount], "prior is \(prior.weight.shape), expected [\(outputWidth), \(keptCount)]")
     let l = Float(lambda)

@@ -205,6 +205,14 @@ func packPanel(_ x: StridedOperand, rows: Int, rowCount: Int, width: Int, k0: In
       d[6] = s6[q]; d[7] = s7[q]; d[8] = s8[q]; d[9] = s9[q]; d[10] = s10[q]; d[11] = s11[q]
       d += 12
     }
+  } else if x.columnStride == 1 && rowCount == width {
+    // Other full panels (B, 32 wide): the same walk along k, the rows read at stride rs.
+    let s = x.base + rows * x.rowStride + k0, rs = x.rowStride
+    var d = dst
+    for q in 0..<kc {
+      for r in 0..<width { d[r] = s[r * rs + q] }
+      d += width
+    }
   } else if x.columnStride == 1 {
     // Each source row is contiguous along k: read rows, scatter with stride `width`.
     for r in 0..<rowCount {

@@ -262,6 +262,23 @@ func mapRows<R: Sendable>(_ m: Matrix, _ f: (UnsafePointer<Float>, Int) -> R) ->
   return m.storage.withPointer { p, _ in (0..<m.rows).map { f(p + $0 * cols, cols) } }
 }
 
+/// `logSumExpKernel` of every row of `m`, rows split across cores in blocks whose size
+/// depends on the shape only (each row's value does not depend on the split).
+func rowLogSumExpKernel(_ m: Matrix) -> [Float] {
+  let (rows, cols) = (m.rows, m.columns)
+  guard rows > 0 else { return [] }
+  return [Float](unsafeUninitializedCapacity: rows) { out, initialized in
+    m.storage.withPointer { p, _ in
+      nonisolated(unsafe) let (o, base) = (out.baseAddress!, p)
+      let blocks = max(1, min(rows, rows * cols / (1 << 16), 64))
+      parallelFor(tasks: blocks) { b in
+        for r in (rows * b / blocks)..<(rows * (b + 1) / blocks) { o[r] = logSumExpKernel(base + r * cols, cols) }
+      }
+    }
+    initialized = rows
+  }
+}
+
 /// Adds `bias` to every row of `a`.
 func forEachRowAdding(_ a: inout Matrix, _ bias: [Float]) {
   bias.withPointer { pb, n in
