@@ -205,13 +205,11 @@ func packPanel(_ x: StridedOperand, rows: Int, rowCount: Int, width: Int, k0: In
       d[6] = s6[q]; d[7] = s7[q]; d[8] = s8[q]; d[9] = s9[q]; d[10] = s10[q]; d[11] = s11[q]
       d += 12
     }
-  } else if x.columnStride == 1 && rowCount == width {
-    // Other full panels (B, 32 wide): the same walk along k, the rows read at stride rs.
-    let s = x.base + rows * x.rowStride + k0, rs = x.rowStride
-    var d = dst
-    for q in 0..<kc {
-      for r in 0..<width { d[r] = s[r * rs + q] }
-      d += width
+  } else if x.columnStride == 1 && rowCount == width && width % 16 == 0 {
+    // Full B panels (32 wide): the same walk along k, 16 rows at a time.
+    for r0 in stride(from: 0, to: width, by: 16) {
+      packSixteenRows(x.base + (rows + r0) * x.rowStride + k0, rowStride: x.rowStride, kc: kc,
+                      into: dst + r0, width: width)
     }
   } else if x.columnStride == 1 {
     // Each source row is contiguous along k: read rows, scatter with stride `width`.
@@ -246,5 +244,24 @@ func packPanel(_ x: StridedOperand, rows: Int, rowCount: Int, width: Int, k0: In
     for q in 0..<kc {
       for r in rowCount..<width { dst[q * width + r] = 0 }
     }
+  }
+}
+
+/// `dst[q·width + i] = src[i·rowStride + q]` for 16 rows i and q < kc: reads 16 row
+/// pointers along k and writes each k step's 16 values together.
+@inline(__always)
+private func packSixteenRows(_ src: UnsafePointer<Float>, rowStride rs: Int, kc: Int,
+                             into dst: UnsafeMutablePointer<Float>, width: Int) {
+  let (p0, p1, p2, p3) = (src, src + rs, src + 2 * rs, src + 3 * rs)
+  let (p4, p5, p6, p7) = (src + 4 * rs, src + 5 * rs, src + 6 * rs, src + 7 * rs)
+  let (p8, p9, p10, p11) = (src + 8 * rs, src + 9 * rs, src + 10 * rs, src + 11 * rs)
+  let (p12, p13, p14, p15) = (src + 12 * rs, src + 13 * rs, src + 14 * rs, src + 15 * rs)
+  var d = dst
+  for q in 0..<kc {
+    d[0] = p0[q]; d[1] = p1[q]; d[2] = p2[q]; d[3] = p3[q]
+    d[4] = p4[q]; d[5] = p5[q]; d[6] = p6[q]; d[7] = p7[q]
+    d[8] = p8[q]; d[9] = p9[q]; d[10] = p10[q]; d[11] = p11[q]
+    d[12] = p12[q]; d[13] = p13[q]; d[14] = p14[q]; d[15] = p15[q]
+    d += width
   }
 }
