@@ -195,15 +195,21 @@ func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
 func packPanel(_ x: StridedOperand, rows: Int, rowCount: Int, width: Int, k0: Int, kc: Int,
                into dst: UnsafeMutablePointer<Float>) {
   if x.columnStride == 1 && rowCount == 12 && width == 12 {
-    // A full A panel from 12 rows contiguous along k: walk k, writing the panel in order.
+    // A full A panel from 12 rows contiguous along k: 16 k steps of each row in a register,
+    // written out lane by lane into the k-major panel.
     let s = x.base + rows * x.rowStride + k0, rs = x.rowStride
-    let (s0, s1, s2, s3, s4, s5) = (s, s + rs, s + 2 * rs, s + 3 * rs, s + 4 * rs, s + 5 * rs)
-    let (s6, s7, s8, s9, s10, s11) = (s + 6 * rs, s + 7 * rs, s + 8 * rs, s + 9 * rs, s + 10 * rs, s + 11 * rs)
-    var d = dst
-    for q in 0..<kc {
-      d[0] = s0[q]; d[1] = s1[q]; d[2] = s2[q]; d[3] = s3[q]; d[4] = s4[q]; d[5] = s5[q]
-      d[6] = s6[q]; d[7] = s7[q]; d[8] = s8[q]; d[9] = s9[q]; d[10] = s10[q]; d[11] = s11[q]
-      d += 12
+    var q = 0
+    while q + 16 <= kc {
+      for r in 0..<12 {
+        let v = UnsafeRawPointer(s + r * rs + q).loadUnaligned(as: SIMD16<Float>.self)
+        let d = dst + q * 12 + r
+        for i in 0..<16 { d[i * 12] = v[i] }
+      }
+      q += 16
+    }
+    while q < kc {
+      for r in 0..<12 { dst[q * 12 + r] = s[r * rs + q] }
+      q += 1
     }
   } else if x.columnStride == 1 && rowCount == width && width % 16 == 0 {
     // Full B panels (32 wide): the same walk along k, 16 rows at a time.
