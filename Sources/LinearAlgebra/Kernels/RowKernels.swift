@@ -42,6 +42,21 @@ func sumOfSquaresKernel(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
 }
 
 /// max x[i] over n > 0 values; NaN entries are skipped (−∞ if all are NaN or −∞).
+/// Whether any of n values is NaN (16 lanes at a time).
+func containsNaNKernel(_ x: UnsafePointer<Float>, _ n: Int) -> Bool {
+  let r = UnsafeRawPointer(x)
+  var i = 0
+  var seen = SIMDMask<SIMD16<Int32>>(repeating: false)
+  while i + 16 <= n {
+    let v = r.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+    seen .|= v .!= v
+    i += 16
+  }
+  if any(seen) { return true }
+  while i < n { if x[i].isNaN { return true }; i += 1 }
+  return false
+}
+
 func maxKernel(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
   var m = -Float.infinity
   let r = UnsafeRawPointer(x)
@@ -66,8 +81,7 @@ func maxKernel(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
 func softmaxKernel(_ x: UnsafeMutablePointer<Float>, valid: Int, n: Int) {
   for i in valid..<max(valid, n) { x[i] = 0 }
   if valid <= 0 { return }
-  var hasNaN = false
-  for i in 0..<valid where x[i].isNaN { hasNaN = true; break }
+  let hasNaN = containsNaNKernel(x, valid)
   if hasNaN {
     for i in 0..<valid { x[i] = .nan }
     return
@@ -145,7 +159,7 @@ func expVector(_ x: SIMD16<Float>) -> SIMD16<Float> {
 /// Empty or all −∞ → −∞; any +∞ → +∞; any NaN → NaN.
 func logSumExpKernel(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
   if n == 0 { return -.infinity }
-  for i in 0..<n where x[i].isNaN { return .nan }
+  if containsNaNKernel(x, n) { return .nan }
   let m = maxKernel(x, n)
   if m == -.infinity || m == .infinity { return m }
   let r = UnsafeRawPointer(x)
