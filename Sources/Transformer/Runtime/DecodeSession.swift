@@ -244,7 +244,7 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
     let heads = model.layers[l].queryHeads, d = model.config.headDimension, cap = capacity
     nonisolated(unsafe) let q = queries, o = out, s = scores
     let session = self
-    parallelFor(tasks: heads) { j in
+    spinningParallelFor(tasks: heads) { j in
       session.attendHead(layer: l, head: j, query: q + j * d, keyCount: p + 1, into: o + j * d, scores: s + j * cap)
     }
   }

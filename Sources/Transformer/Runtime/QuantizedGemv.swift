@@ -4,8 +4,9 @@
 // Legend: W (R × K) stored rows, x (K), y (R); for prefill X (T × K) and Y (T × R).
 //
 // Decode: the rows of one or several matrices (Q, K and V together; gate and up together)
-// are cut into pieces of whole rows, and one `parallelFor` runs all pieces: fewer fork-join
-// rounds per token. Each output element is one row's dot product, so results do not depend
+// are cut into pieces of whole rows, and one round of `spinningParallelFor` runs all pieces:
+// fewer fork-join rounds per token, each started by workers that spin between rounds
+// (Kernels/SpinPool.swift) instead of waking from Dispatch's pool. Each output element is one row's dot product, so results do not depend
 // on the thread count or the piece size.
 //
 // Prefill: each row is dequantised once into a per-task buffer and dotted with all T input
@@ -102,7 +103,7 @@ struct GemvPlan: @unchecked Sendable {
     pieces.withUnsafeBufferPointer { buffer in
       nonisolated(unsafe) let p = buffer
       if p.count == 1 { p[0].run(); return }
-      parallelFor(tasks: p.count) { t in p[t].run() }
+      spinningParallelFor(tasks: p.count) { t in p[t].run() }
     }
   }
 }
