@@ -52,6 +52,20 @@ public func logSumExp(_ x: [Float]) -> Float { x.withPointer { logSumExpKernel($
 /// Index of the first maximum of `x` (NaN entries never win); nil if empty or all NaN.
 public func argmax(_ x: [Float]) -> Int? { x.withPointer { argmaxKernel($0, $1) } }
 
+/// For the stored-type runtime's raw buffers: `x[i] ← exp(x[i] − shift)` for i < count, 16
+/// lanes at a time (the vector exp of `softmax`, ≤ 2 ulp for arguments ≤ 88); returns Σ of
+/// the results.
+public func exponentiateShifted(_ x: UnsafeMutablePointer<Float>, count: Int, shift: Float) -> Float {
+  exponentiateShiftedKernel(x, count, shift: shift)
+}
+
+/// For the stored-type runtime's raw buffers: `gate[i] ← silu(gate[i])·up[i]` with
+/// `silu(g) = g / (1 + exp(−g))`, 16 lanes at a time (vector exp; exp(−g) saturates at
+/// e⁸⁸ for g < −88, where silu is ~1e-36 either way).
+public func siluGate(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
+  siluGateKernel(gate, up, count)
+}
+
 /// `Σᵢ xᵢ` (16 lane partial sums, fixed reduction order).
 public func sum(_ x: [Float]) -> Float { x.withPointer { sumKernel($0, $1) } }
 

@@ -150,4 +150,24 @@ struct SoftmaxExpTests {
     softmax(&tiny)
     #expect(tiny == [1, 0, 0, 0])
   }
+
+  @Test("exponentiateShifted and siluGate match Double references on awkward lengths", arguments: [1, 15, 16, 37, 1_536])
+  func runtimeVectorHelpers(count: Int) {
+    var rng = SplitMix64(seed: UInt64(count))
+    var x = (0..<count).map { _ in rng.nextFloat(in: -30...10) }
+    let shift = x.max()!, arguments = x.map { $0 - shift }
+    let reference = x.map { Foundation.exp(Double($0) - Double(shift)) }
+    let total = x.withUnsafeMutableBufferPointer { exponentiateShifted($0.baseAddress!, count: count, shift: shift) }
+    // Float's x − shift is rounded (half an ulp of |x − shift|), then exp adds ≤ 2 ulp.
+    for i in 0..<count {
+      let argument = abs(Double(arguments[i]))
+      #expect(abs(Double(x[i]) - reference[i]) <= (3e-7 + argument * 6e-8) * reference[i] + 1e-30)
+    }
+    #expect(abs(Double(total) - reference.reduce(0, +)) <= 1e-6 * reference.reduce(0, +))
+    var gate = (0..<count).map { _ in rng.nextFloat(in: -100...100) }
+    let up = (0..<count).map { _ in rng.nextFloat(in: -2...2) }
+    let expected = zip(gate, up).map { g, u in Double(g) / (1 + Foundation.exp(-Double(g))) * Double(u) }
+    gate.withUnsafeMutableBufferPointer { g in up.withUnsafeBufferPointer { siluGate(g.baseAddress!, $0.baseAddress!, count: count) } }
+    for i in 0..<count { #expect(abs(Double(gate[i]) - expected[i]) <= 1e-6 * abs(expected[i]) + 1e-35) }
+  }
 }

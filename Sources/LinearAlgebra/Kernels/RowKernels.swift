@@ -42,6 +42,41 @@ func sumOfSquaresKernel(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
 }
 
 /// max x[i] over n > 0 values; NaN entries are skipped (−∞ if all are NaN or −∞).
+/// x[i] = exp(x[i] − shift) over n values; returns their sum.
+func exponentiateShiftedKernel(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
+  let r = UnsafeMutableRawPointer(x)
+  let s = SIMD16<Float>(repeating: shift)
+  var acc = SIMD16<Float>()
+  var i = 0
+  while i + 16 <= n {
+    let e = expVector(r.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) - s)
+    r.storeBytes(of: e, toByteOffset: i * 4, as: SIMD16<Float>.self)
+    acc += e
+    i += 16
+  }
+  if i < n {
+    var v = SIMD16<Float>(repeating: -.infinity)
+    for l in 0..<(n - i) { v[l] = x[i + l] - shift }
+    let e = expVector(v)
+    for l in 0..<(n - i) { x[i + l] = e[l] }
+    acc += e
+  }
+  return acc.sum()
+}
+
+/// gate[i] = gate[i] / (1 + exp(−gate[i])) · up[i] over n values.
+func siluGateKernel(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, _ n: Int) {
+  let g = UnsafeMutableRawPointer(gate), u = UnsafeRawPointer(up)
+  var i = 0
+  while i + 16 <= n {
+    let x = g.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+    let y = x / (SIMD16(repeating: 1) + expVector(-x)) * u.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
+    g.storeBytes(of: y, toByteOffset: i * 4, as: SIMD16<Float>.self)
+    i += 16
+  }
+  while i < n { gate[i] = gate[i] / (1 + expf(-gate[i])) * up[i]; i += 1 }
+}
+
 /// Whether any of n values is NaN (16 lanes at a time).
 func containsNaNKernel(_ x: UnsafePointer<Float>, _ n: Int) -> Bool {
   let r = UnsafeRawPointer(x)

@@ -263,9 +263,7 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
       scores[t] = z
       if z > m { m = z }
     }
-    var total: Float = 0
-    for t in 0..<n { let e = _exp(scores[t] - m); scores[t] = e; total += e }
-    let inv = 1 / total
+    let inv = 1 / exponentiateShifted(scores, count: n, shift: m)
     // Σ_t p_t·v_t in 16-column strips held in registers, then a scalar tail.
     var c = 0
     while c + 16 <= d {
@@ -303,9 +301,8 @@ extension DecodeSession {
 
 /// gate[i] ← silu(gate[i]) · up[i].
 private func swiGLU(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
-  for i in 0..<count { gate[i] = silu(gate[i]) * up[i] }
+  siluGate(gate, up, count: count)
 }
 
-@inline(__always) private func _exp(_ x: Float) -> Float { expf(x) }
 @inline(__always) private func _cos(_ x: Double) -> Double { cos(x) }
 @inline(__always) private func _sin(_ x: Double) -> Double { sin(x) }
