@@ -41,8 +41,8 @@ func sumOfSquaresKernel(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
   return s
 }
 
-/// max x[i] over n > 0 values; NaN entries are skipped (−∞ if all are NaN or −∞).
-/// x[i] = exp(x[i] − shift) over n values; returns their sum.
+/// x[i] = exp(x[i] − shift) over n values, sixteen at a time (the tail padded with −∞, whose
+/// exp is exactly 0); returns their sum.
 func exponentiateShiftedKernel(_ x: UnsafeMutablePointer<Float>, _ n: Int, shift: Float) -> Float {
   let r = UnsafeMutableRawPointer(x)
   let s = SIMD16<Float>(repeating: shift)
@@ -92,6 +92,7 @@ func containsNaNKernel(_ x: UnsafePointer<Float>, _ n: Int) -> Bool {
   return false
 }
 
+/// max x[i] over n > 0 values; NaN entries are skipped (−∞ if all are NaN or −∞).
 func maxKernel(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
   var m = -Float.infinity
   let r = UnsafeRawPointer(x)
@@ -132,25 +133,7 @@ func softmaxKernel(_ x: UnsafeMutablePointer<Float>, valid: Int, n: Int) {
     for i in 0..<valid { x[i] = x[i] == .infinity ? 1 / count : 0 }
     return
   }
-  // exp(x − m) sixteen at a time (the tail padded with −∞, whose exp is exactly 0).
-  let r = UnsafeMutableRawPointer(x)
-  let shift = SIMD16<Float>(repeating: m)
-  var acc = SIMD16<Float>()
-  var i = 0
-  while i + 16 <= valid {
-    let e = expVector(r.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self) - shift)
-    r.storeBytes(of: e, toByteOffset: i * 4, as: SIMD16<Float>.self)
-    acc += e
-    i += 16
-  }
-  if i < valid {
-    var v = SIMD16<Float>(repeating: -.infinity)
-    for l in 0..<(valid - i) { v[l] = x[i + l] - m }
-    let e = expVector(v)
-    for l in 0..<(valid - i) { x[i + l] = e[l] }
-    acc += e
-  }
-  let inv = 1 / acc.sum()  // ≥ 1 in the sum: the maximum contributes exp(0) = 1
+  let inv = 1 / exponentiateShiftedKernel(x, valid, shift: m)  // ≥ 1: the maximum contributes exp(0) = 1
   scaleKernel(x, valid, by: inv)
 }
 
