@@ -194,8 +194,8 @@ public struct TransformerLayer: Sendable {
       let g = gate.storage
       inner = parallelPieces(u.count) { range in
         switch act {
-        case .silu: return range.map { silu(g[$0]) * u[$0] }
-        case .geluTanh: return range.map { geluTanh(g[$0]) * u[$0] }
+        case .silu: return gatedPiece(g, u, range) { silu($0) }
+        case .geluTanh: return gatedPiece(g, u, range) { geluTanh($0) }
         }
       }
       if request.mlpLevelOne { observations.gate = gate }
@@ -268,4 +268,19 @@ func causalSoftmax(_ scores: Matrix, scale: Float, firstQueryPosition: Int) -> M
   LinearAlgebra.scale(&p, by: scale)
   softmaxRows(&p, causalOffset: firstQueryPosition)
   return p
+}
+
+/// `act(g[i])·u[i]` for i in `range`, through buffer pointers (no per-element bounds checks or
+/// appends; the same arithmetic as the plain map).
+@inline(__always)
+private func gatedPiece(_ g: [Float], _ u: [Float], _ range: Range<Int>, _ act: (Float) -> Float) -> [Float] {
+  [Float](unsafeUninitializedCapacity: range.count) { out, initialized in
+    g.withUnsafeBufferPointer { gp in
+      u.withUnsafeBufferPointer { up in
+        var o = 0
+        for i in range { out[o] = act(gp[i]) * up[i]; o += 1 }
+      }
+    }
+    initialized = range.count
+  }
 }
