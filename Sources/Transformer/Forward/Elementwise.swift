@@ -44,28 +44,33 @@ public func applyNorm(_ norm: Norm, kind: NormKind, epsilon: Float, to x: Matrix
   precondition(norm.weight.count == h, "norm has \(norm.weight.count) weights, input is \(rows)×\(h)")
   let src = x.storage, w = norm.weight, b = norm.bias
   let out = parallelPieces(rows, width: h, grain: max(1, (1 << 15) / max(h, 1))) { rowRange in
-    var out = [Float](repeating: 0, count: rowRange.count * h)
-    for r in rowRange {
-      let base = r * h, o = (r - rowRange.lowerBound) * h
-      var mean = 0.0
-      if kind == .layerNorm {
-        for c in 0..<h { mean += Double(src[base + c]) }
-        mean /= Double(max(h, 1))
+    [Float](unsafeUninitializedCapacity: rowRange.count * h) { out, initialized in
+      src.withUnsafeBufferPointer { src in
+        w.withUnsafeBufferPointer { w in
+          for r in rowRange {
+            let base = r * h, o = (r - rowRange.lowerBound) * h
+            var mean = 0.0
+            if kind == .layerNorm {
+              for c in 0..<h { mean += Double(src[base + c]) }
+              mean /= Double(max(h, 1))
+            }
+            var sq = 0.0
+            for c in 0..<h {
+              let v = Double(src[base + c]) - mean
+              sq += v * v
+            }
+            let inv = Float(1 / (sq / Double(max(h, 1)) + Double(epsilon)).squareRoot())
+            let m = Float(mean)
+            if let b {
+              for c in 0..<h { out[o + c] = (src[base + c] - m) * inv * w[c] + b[c] }
+            } else {
+              for c in 0..<h { out[o + c] = (src[base + c] - m) * inv * w[c] }
+            }
+          }
+        }
       }
-      var sq = 0.0
-      for c in 0..<h {
-        let v = Double(src[base + c]) - mean
-        sq += v * v
-      }
-      let inv = Float(1 / (sq / Double(max(h, 1)) + Double(epsilon)).squareRoot())
-      let m = Float(mean)
-      if let b {
-        for c in 0..<h { out[o + c] = (src[base + c] - m) * inv * w[c] + b[c] }
-      } else {
-        for c in 0..<h { out[o + c] = (src[base + c] - m) * inv * w[c] }
-      }
+      initialized = rowRange.count * h
     }
-    return out
   }
   return Matrix(rows: rows, columns: h, storage: out)
 }
