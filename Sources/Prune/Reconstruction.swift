@@ -89,13 +89,13 @@ public struct LeastSquares: Sendable {
   /// `X̃ᵀY` on the inputs `index` (the kept columns, then the intercept), plus `λ·Θ₀` when a
   /// prior (outputWidth × keptCount, bias absent = 0) pulls the ridge toward it.
   func rightHandSide(_ index: [Int], keptCount: Int, prior: Linear?, lambda: Double) -> Matrix {
-    let c = cross.selectingRows(index)
+    var c = cross.selectingRows(index)
     guard let prior else { return c }
     precondition(prior.weight.shape == [outputWidth, keptCount], "prior is \(prior.weight.shape), expected [\(outputWidth), \(keptCount)]")
-    let l = Float(lambda)
-    var weights = c.firstRows(keptCount), rest = c.selectingRows(Array(keptCount..<c.rows))
-    addScaled(&weights.storage, prior.weight.transposed().storage, scale: l)  // c[r, j] += λ·W₀[j, r]
-    if intercept, let b = prior.bias { for j in 0..<outputWidth { rest[0, j] += l * b[j] } }
-    return concatenateRows([weights, rest])
+    // c[r, j] += λ·W₀[j, r] on the kept rows, c[K, j] += λ·b₀[j] on the intercept row.
+    var term = prior.weight.transposed().storage
+    if intercept { term += prior.bias ?? [Float](repeating: 0, count: outputWidth) }
+    addScaled(&c.storage, term, scale: Float(lambda))
+    return c
   }
 }

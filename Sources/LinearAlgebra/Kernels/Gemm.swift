@@ -229,16 +229,16 @@ func packPanel(_ x: StridedOperand, rows: Int, rowCount: Int, width: Int, k0: In
     // panel (a memmove call per 48 or 128 bytes costs more than the copy itself).
     let full = rowCount == width
     for q in 0..<kc {
-      let src = UnsafeRawPointer(x.base + (k0 + q) * x.columnStride + rows)
-      let d = UnsafeMutableRawPointer(dst + q * width)
+      let src = x.base + (k0 + q) * x.columnStride + rows, d = dst + q * width
+      let (s, t) = (UnsafeRawPointer(src), UnsafeMutableRawPointer(d))
       if full && width == 12 {
-        d.storeBytes(of: src.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
-        d.storeBytes(of: src.loadUnaligned(fromByteOffset: 32, as: SIMD4<Float>.self), toByteOffset: 32, as: SIMD4<Float>.self)
+        t.storeBytes(of: s.loadUnaligned(as: SIMD8<Float>.self), as: SIMD8<Float>.self)
+        t.storeBytes(of: s.loadUnaligned(fromByteOffset: 32, as: SIMD4<Float>.self), toByteOffset: 32, as: SIMD4<Float>.self)
       } else if full && width == 32 {
-        d.storeBytes(of: src.loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
-        d.storeBytes(of: src.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), toByteOffset: 64, as: SIMD16<Float>.self)
+        t.storeBytes(of: s.loadUnaligned(as: SIMD16<Float>.self), as: SIMD16<Float>.self)
+        t.storeBytes(of: s.loadUnaligned(fromByteOffset: 64, as: SIMD16<Float>.self), toByteOffset: 64, as: SIMD16<Float>.self)
       } else {
-        (dst + q * width).update(from: x.base + (k0 + q) * x.columnStride + rows, count: rowCount)
+        d.update(from: src, count: rowCount)
       }
     }
   } else {

@@ -29,12 +29,15 @@ public enum Parallelism {
   /// The number of threads kernels will actually use.
   public static var effectiveThreads: Int {
     let cap = maxThreads
-    let cores = max(1, activeProcessorCount())
-    return cap == 0 ? cores : min(cap, cores)
+    return cap == 0 ? processorCount : min(cap, processorCount)
   }
 }
 
 private let threadLimit = Atomic<Int>(0)
+
+/// Active processors, read once: glibc's sysconf opens /sys/devices/system/cpu/online on
+/// every call, and kernels ask on every `parallelFor` (a decode step makes ~150 calls).
+private let processorCount = max(1, activeProcessorCount())
 
 private func activeProcessorCount() -> Int {
   #if canImport(Glibc) || canImport(Musl)

@@ -7,14 +7,14 @@
 // condition variable, so back-to-back rounds start at once.
 //
 // Protocol (a sequence lock around one shared round):
-//   generation odd  — the caller is setting up a round: workers keep out;
-//   generation even — round `generation / 2` is open: workers take part.
+//   generation odd  — closed: at rest, and while the caller writes the next round;
+//   generation even — a round is open: workers take part.
 // A worker enters by incrementing `active` and re-checking that the generation did not change
-// (else it leaves and retries); it then claims task indices from `next` until they run out
-// and leaves (decrementing `active`). The caller closes the previous round (odd), waits until
-// `active` is 0 — no worker is inside — writes the new round, opens it (even), works on it
-// itself and waits until every task is done. So no worker ever reads a half-written round,
-// and every task index is claimed exactly once.
+// (else it leaves and waits again); it then claims task indices from `next` until they run
+// out and leaves (decrementing `active`). The caller writes the round while the pool is
+// closed and empty, opens it (even), works on it itself, waits until every task is done,
+// closes it (odd) and waits until `active` is 0. So no worker ever reads a half-written round
+// or calls a round's body after `run` returns, and every task index is claimed exactly once.
 
 import Synchronization
 #if canImport(Glibc)
@@ -42,14 +42,15 @@ final class SpinPool: @unchecked Sendable {
   /// Spin iterations (one atomic load each) before a waiting worker sleeps: ~0.1–0.3 ms.
   private static let spinLimit = 1 << 16
 
-  private let generation = Atomic<Int>(0)
+  /// Odd when closed (see the file header); starts closed.
+  private let generation = Atomic<Int>(1)
   private let active = Atomic<Int>(0)
   private let next = Atomic<Int>(0)
   private let done = Atomic<Int>(0)
   private let sleeping = Atomic<Int>(0)
   /// Held by the one caller whose round is in flight.
   private let owner = Atomic<Bool>(false)
-  /// The round: written only while generation is odd and no worker is inside.
+  /// The round: written only while the pool is closed and no worker is inside.
   private var taskCount = 0
   private var participants = 0
   private var body: (@Sendable (Int) -> Void)?
@@ -71,9 +72,7 @@ final class SpinPool: @unchecked Sendable {
     guard owner.compareExchange(expected: false, desired: true, ordering: .acquiring).exchanged else { return false }
     defer { owner.store(false, ordering: .releasing) }
     while workerCount < threads - 1 { startWorker(index: workerCount); workerCount += 1 }
-    // Close the previous round and wait until no worker is inside it.
-    generation.add(1, ordering: .sequentiallyConsistent)
-    while active.load(ordering: .sequentiallyConsistent) != 0 {}
+    // Closed, with no worker inside: the previous call left it so.
     withoutActuallyEscaping(work) { escapable in
       taskCount = tasks
       participants = threads - 1
@@ -88,12 +87,10 @@ final class SpinPool: @unchecked Sendable {
       }
       self.runTasks(count: tasks)
       while done.load(ordering: .sequentiallyConsistent) < tasks {}
-      // Close again before `escapable` goes out of scope, so no worker can still call it.
+      // Close before `escapable` goes out of scope, and wait until no worker can still call it.
       generation.add(1, ordering: .sequentiallyConsistent)
       while active.load(ordering: .sequentiallyConsistent) != 0 {}
       body = nil
-      taskCount = 0
-      generation.add(1, ordering: .sequentiallyConsistent)  // even, with no round: workers find no tasks
     }
     return true
   }
@@ -110,17 +107,18 @@ final class SpinPool: @unchecked Sendable {
   }
 
   private func workerLoop(index: Int) {
-    var seen = generation.load(ordering: .sequentiallyConsistent)
+    var seen = 0  // the generation of the last round this worker entered (rounds are even, > 0)
+    func isNewRound(_ g: Int) -> Bool { g != seen && g & 1 == 0 }
     while true {
-      // Wait for a different, even generation: spin, then sleep.
+      // Wait for a round not yet entered: spin, then sleep.
       var spins = 0
       var g = generation.load(ordering: .sequentiallyConsistent)
-      while g == seen || g & 1 == 1 {
+      while !isNewRound(g) {
         spins += 1
         if spins >= Self.spinLimit {
           pthread_mutex_lock(mutex)
           sleeping.add(1, ordering: .sequentiallyConsistent)
-          while generation.load(ordering: .sequentiallyConsistent) == seen { pthread_cond_wait(wake, mutex) }
+          while !isNewRound(generation.load(ordering: .sequentiallyConsistent)) { pthread_cond_wait(wake, mutex) }
           sleeping.subtract(1, ordering: .sequentiallyConsistent)
           pthread_mutex_unlock(mutex)
           spins = 0

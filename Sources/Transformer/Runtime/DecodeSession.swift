@@ -114,7 +114,7 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
       if layer.intermediateSize > 0 || layer.down.bias != nil {
         rmsNorm(x.pointer, layer.mlpNorm.pointer, into: normed.pointer, count: h)
         gateUpPlans[l].run()
-        swiGLU(gate.pointer, up.pointer, count: layer.intermediateSize)
+        siluGate(gate.pointer, up.pointer, count: layer.intermediateSize)  // gate ← silu(gate)·up
         downPlans[l].run()
       }
     }
@@ -192,7 +192,7 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
         for i in 0..<t { rmsNorm(xs.pointer + i * h, layer.mlpNorm.pointer, into: ns.pointer + i * h, count: h) }
         batchedProduct(layer.gate.weight, x: ns.pointer, tokens: t, y: gs.pointer, bias: layer.gate.bias, accumulate: false)
         batchedProduct(layer.up.weight, x: ns.pointer, tokens: t, y: us.pointer, bias: layer.up.bias, accumulate: false)
-        swiGLU(gs.pointer, us.pointer, count: t * inner)
+        siluGate(gs.pointer, us.pointer, count: t * inner)
         batchedProduct(layer.down.weight, x: gs.pointer, tokens: t, y: xs.pointer, bias: layer.down.bias, accumulate: true)
       }
     }
@@ -297,11 +297,6 @@ extension DecodeSession {
                            into y: UnsafeMutablePointer<Float>, count h: Int) {
     rmsNormRow(x, w, into: y, count: h, epsilon: model.config.normEpsilon)
   }
-}
-
-/// gate[i] ← silu(gate[i]) · up[i].
-private func swiGLU(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Float>, count: Int) {
-  siluGate(gate, up, count: count)
 }
 
 @inline(__always) private func _cos(_ x: Double) -> Double { cos(x) }

@@ -6,8 +6,8 @@
 // Decode: the rows of one or several matrices (Q, K and V together; gate and up together)
 // are cut into pieces of whole rows, and one round of `spinningParallelFor` runs all pieces:
 // fewer fork-join rounds per token, each started by workers that spin between rounds
-// (Kernels/SpinPool.swift) instead of waking from Dispatch's pool. Each output element is one row's dot product, so results do not depend
-// on the thread count or the piece size.
+// (Kernels/SpinPool.swift) instead of waking from Dispatch's pool. Each output element is one
+// row's dot product, so results do not depend on the thread count or the piece size.
 //
 // Prefill: each row is dequantised once into a per-task buffer and dotted with all T input
 // rows (the unpacking is paid once per row, not once per token).
