@@ -79,7 +79,7 @@ enum DecodeBenchmark {
         let fields = output.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
         guard fields.count == 3 else { throw Failure(description: "child run on \(path) printed '\(output)'") }
         var row = Row(model: model, type: type, file: path,
-                      fileBytes: (try? FileManager.default.attributesOfItem(atPath: path)[.size] as? Int) ?? 0,
+                      fileBytes: fileSize(path),
                       weightBytes: Int(fields[2]), prefillTokensPerSecond: fields[0], decodeTokensPerSecond: fields[1],
                       peakRSSMegabytes: peak, maxRelativeLogitError: error)
         if let llamaBench {
@@ -192,4 +192,11 @@ enum DecodeBenchmark {
     }
     print(prefill / Double(repetitions), decode / Double(repetitions), model.weightByteCount)
   }
+}
+
+/// The size of the file at `path`, following symbolic links (a directory of links to the
+/// exported GGUFs otherwise reports the links' own few bytes); 0 when it cannot be read.
+private func fileSize(_ path: String) -> Int {
+  let target = URL(fileURLWithPath: path).resolvingSymlinksInPath().path
+  return (try? FileManager.default.attributesOfItem(atPath: target)[.size] as? Int) ?? 0
 }
