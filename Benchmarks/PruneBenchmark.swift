@@ -94,6 +94,13 @@ enum PruneBenchmark {
 
   /// Runs a child process; returns wall seconds, its peak resident memory (MB) and stdout.
   static func measure(_ executable: String, _ arguments: [String]) throws -> (Double, Double, String) {
+    let (seconds, peak, output, _) = try spawn(executable, arguments)
+    return (seconds, peak, output)
+  }
+
+  /// Runs a child process; returns wall seconds, its peak resident memory (MB), stdout and
+  /// stderr. A non-zero exit throws with the last line of stderr.
+  static func spawn(_ executable: String, _ arguments: [String]) throws -> (Double, Double, String, String) {
     let outFile = FileManager.default.temporaryDirectory.appendingPathComponent("pare-bench-\(UUID().uuidString).out")
     let errFile = outFile.appendingPathExtension("err")
     defer { try? FileManager.default.removeItem(at: outFile); try? FileManager.default.removeItem(at: errFile) }
@@ -114,11 +121,12 @@ enum PruneBenchmark {
     guard wait4(pid, &status, 0, &usage) == pid else { throw Failure(description: "wait4 failed") }
     let seconds = Date().timeIntervalSince(start)
     let output = (try? String(contentsOf: outFile, encoding: .utf8)) ?? ""
+    let errors = (try? String(contentsOf: errFile, encoding: .utf8)) ?? ""
     guard status == 0 else {
       // pare's own `error:` line says why; progress output (if any) comes before it.
-      let reason = ((try? String(contentsOf: errFile, encoding: .utf8)) ?? "").split(separator: "\n").last.map(String.init)
+      let reason = errors.split(separator: "\n").last.map(String.init)
       throw Failure(description: "\(arguments.joined(separator: " ")) failed: \(reason ?? "exit status \(status >> 8)")")
     }
-    return (seconds, Double(usage.ru_maxrss) / 1024, output)
+    return (seconds, Double(usage.ru_maxrss) / 1024, output, errors)
   }
 }

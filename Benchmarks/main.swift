@@ -12,6 +12,7 @@ let benchmarks: [String: ([String]) throws -> Void] = [
   "heads": HeadSimilarityBenchmark.run,
   "forward": ForwardBenchmark.run,
   "load": LoadBenchmark.run,
+  "perplexity": PerplexityBenchmark.run,
   "prune": PruneBenchmark.run,
   "tokenizer": TokenizerBenchmark.run,
   "zeroshot": ZeroShotBenchmark.run,
