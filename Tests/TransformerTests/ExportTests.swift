@@ -9,11 +9,11 @@ import Transformer
 /// A random llama-family model with the given sizes (every layer dense), for shapes the
 /// fixtures do not have (hidden sizes that are whole quantisation blocks).
 func randomLlama(hidden: Int, heads: Int, kvHeads: Int, headDim: Int, inner: Int, layers: Int,
-                 vocab: Int, seed: UInt64) -> Model {
+                 vocab: Int, seed: UInt64, maxPositions: Int = 64) -> Model {
   var rng = SplitMix64(seed: seed)
   let shape = LayerShape.dense(headCount: heads, keyValueHeadCount: kvHeads, intermediateSize: inner)
   let config = ModelConfig(architecture: .llama, hiddenSize: hidden, headDimension: headDim, vocabularySize: vocab,
-                           maxPositions: 64, normEpsilon: 1e-5, ropeTheta: 10_000, activation: .silu,
+                           maxPositions: maxPositions, normEpsilon: 1e-5, ropeTheta: 10_000, activation: .silu,
                            tieWordEmbeddings: true, originalHeadCount: heads, originalKeyValueHeadCount: kvHeads,
                            originalIntermediateSize: inner, layers: Array(repeating: shape, count: layers))
   func lin(_ out: Int, _ inputs: Int) -> Linear {

@@ -10,6 +10,10 @@
 //               cache K, V at p;  ctx_j = softmax(Q_j·K_{g(j)}ᵀ/√d)·V_{g(j)}
 //               x += ctx·W_Oᵀ (+b);  m = RMS(x)·w₂;  x += (silu(m·W_gᵀ) ⊙ m·W_uᵀ)·W_dᵀ (+b)
 //   logits = (RMS(x)·w_f)·W_headᵀ
+//
+// The key cache is stored in blocks of 16 positions, dimension-major inside a block
+// (`keyIndex`): the scores of 16 keys are then 16-lane FMAs over the d dimensions, with no
+// horizontal sum per key. Values stay position-major (row t of V is read whole).
 
 #if canImport(Glibc)
 import Glibc
@@ -36,6 +40,8 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
   private let cosines: FloatBuffer, sines: FloatBuffer
   private let logitBuffer: FloatBuffer
   private let keys: [FloatBuffer], values: [FloatBuffer]
+  /// Positions rounded up to whole key blocks of 16: the stride of the per-head score buffers.
+  private let blockedCapacity: Int
   private let queryKeyValuePlans: [GemvPlan], outputPlans: [GemvPlan]
   private let gateUpPlans: [GemvPlan], downPlans: [GemvPlan]
   private let headPlan: GemvPlan
@@ -56,9 +62,11 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
     let logitBuffer = FloatBuffer(count: c.vocabularySize)
     (self.x, self.normed, self.query, self.key, self.value, self.context) = (x, normed, query, key, value, context)
     (self.gate, self.up, self.logitBuffer) = (gate, up, logitBuffer)
-    scores = FloatBuffer(count: maxQ * cap)
+    let blocked = (cap + 15) / 16 * 16
+    blockedCapacity = blocked
+    scores = FloatBuffer(count: maxQ * blocked)
     cosines = FloatBuffer(count: d / 2); sines = FloatBuffer(count: d / 2)
-    keys = model.layers.map { FloatBuffer(uninitializedCount: cap * $0.keyValueHeads * d) }
+    keys = model.layers.map { FloatBuffer(uninitializedCount: blocked * $0.keyValueHeads * d) }
     values = model.layers.map { FloatBuffer(uninitializedCount: cap * $0.keyValueHeads * d) }
     let threads = Parallelism.effectiveThreads
     let np = UnsafePointer(normed.pointer)
@@ -105,7 +113,7 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
         let kvWidth = layer.keyValueHeads * d
         rotate(query.pointer, heads: layer.queryHeads)
         rotate(key.pointer, heads: layer.keyValueHeads)
-        (keys[l].pointer + p * kvWidth).update(from: key.pointer, count: kvWidth)
+        storeKeys(layer: l, position: p, from: key.pointer)
         (values[l].pointer + p * kvWidth).update(from: value.pointer, count: kvWidth)
         attend(layer: l, queries: UnsafePointer(query.pointer), queryPosition: p, into: context.pointer,
                scores: scores.pointer)
@@ -172,10 +180,10 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
           rotate(qs.pointer + i * qWidth, heads: layer.queryHeads, cos: cs.pointer + i * half, sin: ss.pointer + i * half)
           rotate(ks.pointer + i * kvWidth, heads: layer.keyValueHeads, cos: cs.pointer + i * half, sin: ss.pointer + i * half)
         }
-        (keys[l].pointer + first * kvWidth).update(from: ks.pointer, count: t * kvWidth)
+        for i in 0..<t { storeKeys(layer: l, position: first + i, from: ks.pointer + i * kvWidth) }
         (values[l].pointer + first * kvWidth).update(from: vs.pointer, count: t * kvWidth)
         // (token, head) tasks, each with its own score buffer.
-        let heads = layer.queryHeads, cap = capacity
+        let heads = layer.queryHeads, cap = blockedCapacity
         nonisolated(unsafe) let qp = qs.pointer, cp = ctx.pointer
         let session = self
         parallelFor(tasks: t * heads) { task in
@@ -241,7 +249,7 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
   /// in parallel.
   private func attend(layer l: Int, queries: UnsafePointer<Float>, queryPosition p: Int,
                       into out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>) {
-    let heads = model.layers[l].queryHeads, d = model.config.headDimension, cap = capacity
+    let heads = model.layers[l].queryHeads, d = model.config.headDimension, cap = blockedCapacity
     nonisolated(unsafe) let q = queries, o = out, s = scores
     let session = self
     spinningParallelFor(tasks: heads) { j in
@@ -249,23 +257,52 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
     }
   }
 
+  /// Where key dimension `i` of KV head `g` at position `t` lives in a layer's key cache:
+  /// block t/16 of head g (16·d floats, head g's blocks contiguous), row i, lane t mod 16.
+  @inline(__always)
+  private func keyIndex(head g: Int, position t: Int, dimension i: Int, d: Int) -> Int {
+    ((g * blockedCapacity / 16 + t / 16) * d + i) * 16 + t % 16
+  }
+
+  /// Writes the keys of every KV head at position `p` (`src`: kv·d floats, head-major).
+  private func storeKeys(layer l: Int, position p: Int, from src: UnsafePointer<Float>) {
+    let d = model.config.headDimension, k = keys[l].pointer
+    for g in 0..<model.layers[l].keyValueHeads {
+      let first = keyIndex(head: g, position: p, dimension: 0, d: d)
+      for i in 0..<d { k[first + 16 * i] = src[g * d + i] }
+    }
+  }
+
   /// ctx = Σ_t softmax_t(q·k_t/√d) v_t over the first `keyCount` cached positions of the KV
-  /// head query head `head` reads.
+  /// head query head `head` reads. `scores` holds `keyCount` rounded up to 16 floats.
   private func attendHead(layer l: Int, head j: Int, query: UnsafePointer<Float>, keyCount n: Int,
                           into out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>) {
     let layer = model.layers[l], d = model.config.headDimension
     let width = layer.keyValueHeads * d, g = layer.keyValueHeadOfQuery[j]
-    let k = UnsafePointer(keys[l].pointer) + g * d, v = UnsafePointer(values[l].pointer) + g * d
+    let k = UnsafePointer(keys[l].pointer) + keyIndex(head: g, position: 0, dimension: 0, d: d)
+    let v = UnsafePointer(values[l].pointer) + g * d
     let scale = 1 / Float(d).squareRoot()
+    blockScores(k, query: query, d: d, count: n, scale: scale, into: scores)
     var m = -Float.infinity
-    for t in 0..<n {
-      let z = dotF32(UnsafeRawPointer(k + t * width), query, d) * scale
-      scores[t] = z
-      if z > m { m = z }
-    }
+    for t in 0..<n where scores[t] > m { m = scores[t] }
     let inv = 1 / exponentiateShifted(scores, count: n, shift: m)
-    // Σ_t p_t·v_t in 16-column strips held in registers, then a scalar tail.
+    // Σ_t p_t·v_t in 16-column strips held in registers (four per pass over the keys, so one
+    // broadcast of p_t feeds four FMAs), then single strips, then a scalar tail.
     var c = 0
+    while c + 64 <= d {
+      var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+      for t in 0..<n {
+        let p = SIMD16<Float>(repeating: scores[t]), row = UnsafeRawPointer(v + t * width + c)
+        multiplyAdd(&a0, p, floats16(row, 0)); multiplyAdd(&a1, p, floats16(row, 64))
+        multiplyAdd(&a2, p, floats16(row, 128)); multiplyAdd(&a3, p, floats16(row, 192))
+      }
+      let o = UnsafeMutableRawPointer(out + c)
+      o.storeBytes(of: a0 * inv, as: SIMD16<Float>.self)
+      o.storeBytes(of: a1 * inv, toByteOffset: 64, as: SIMD16<Float>.self)
+      o.storeBytes(of: a2 * inv, toByteOffset: 128, as: SIMD16<Float>.self)
+      o.storeBytes(of: a3 * inv, toByteOffset: 192, as: SIMD16<Float>.self)
+      c += 64
+    }
     while c + 16 <= d {
       var acc = SIMD16<Float>()
       for t in 0..<n {
@@ -280,6 +317,37 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
       out[c] = acc * inv
       c += 1
     }
+  }
+}
+
+/// `scores[t] = (q·k_t)·scale` for the blocks of 16 keys covering t < n (lanes past n hold
+/// whatever the cache holds there and are not to be read): per block, one 16-lane FMA per
+/// dimension, four blocks at a time so each broadcast of q_i feeds four FMAs.
+@inline(__always)
+private func blockScores(_ k: UnsafePointer<Float>, query q: UnsafePointer<Float>, d: Int, count n: Int, scale: Float,
+                         into scores: UnsafeMutablePointer<Float>) {
+  let blocks = (n + 15) / 16, stride = 16 * d
+  let s = SIMD16<Float>(repeating: scale)
+  @inline(__always) func row(_ b: Int, _ i: Int) -> SIMD16<Float> { floats16(UnsafeRawPointer(k + b * stride + 16 * i), 0) }
+  @inline(__always) func store(_ v: SIMD16<Float>, _ b: Int) {
+    UnsafeMutableRawPointer(scores + 16 * b).storeBytes(of: v * s, as: SIMD16<Float>.self)
+  }
+  var b = 0
+  while b + 4 <= blocks {
+    var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
+    for i in 0..<d {
+      let qi = SIMD16<Float>(repeating: q[i])
+      multiplyAdd(&a0, qi, row(b, i)); multiplyAdd(&a1, qi, row(b + 1, i))
+      multiplyAdd(&a2, qi, row(b + 2, i)); multiplyAdd(&a3, qi, row(b + 3, i))
+    }
+    store(a0, b); store(a1, b + 1); store(a2, b + 2); store(a3, b + 3)
+    b += 4
+  }
+  while b < blocks {
+    var a = SIMD16<Float>()
+    for i in 0..<d { multiplyAdd(&a, SIMD16(repeating: q[i]), row(b, i)) }
+    store(a, b)
+    b += 1
   }
 }
 
