@@ -113,7 +113,7 @@ enum PerplexityBenchmark {
   }
 
   /// The pass time (seconds), final perplexity and chunk count from llama-perplexity's log,
-  /// whose lines start with a `M.SS.mmm.uuu` time stamp.
+  /// whose entries start with a `M.SS.mmm.uuu` time stamp (`M` minutes).
   static func passFigures(_ log: String) throws -> (Double, Double, Int) {
     var start: Double?, end: Double?, ppl: Double?, chunks: Int?
     for line in log.split(separator: "\n") {
@@ -123,7 +123,10 @@ enum PerplexityBenchmark {
         chunks = Int(line[r.upperBound...].prefix { $0.isNumber })
       }
       if let r = line.range(of: "Final estimate: PPL = ") {
-        end = stamp
+        // Without a terminal the progress line ends without a newline, so the stamp of this
+        // line is the word right before "I Final estimate", not the line's first.
+        let words = line[..<r.lowerBound].split(separator: " ")
+        end = words.count >= 2 ? seconds(words[words.count - 2]) : nil
         ppl = Double(line[r.upperBound...].prefix { "0123456789.".contains($0) })
       }
     }
