@@ -61,50 +61,36 @@ enum DecodeBenchmark {
     let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
     let executable = FileManager.default.isExecutableFile(atPath: me) ? me : CommandLine.arguments[0]
     var rows: [Row] = []
-    for type in types {
-      for model in models {
-        let path = "\(dir)/\(model)-\(type).gguf"
-        guard FileManager.default.fileExists(atPath: path) else {
-          FileHandle.standardError.write(Data("skipped: \(path) does not exist\n".utf8))
-          continue
-        }
-        // Validation and timing each in a child: this process stays small, and a child's peak
-        // RSS (which Linux starts from the parent's at spawn) is then its own.
-        let (_, _, checked) = try PruneBenchmark.measure(executable, ["decode", "--validate", path])
-        guard let error = Double(checked.trimmingCharacters(in: .whitespacesAndNewlines)) else {
-          throw Failure(description: "validation of \(path) printed '\(checked)'")
-        }
-        let (_, peak, output) = try PruneBenchmark.measure(executable, ["decode", "--one", path, "--threads", "\(threads)",
-                                                                         "--repetitions", "\(repetitions)"])
-        let fields = output.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
-        guard fields.count == 3 else { throw Failure(description: "child run on \(path) printed '\(output)'") }
-        var row = Row(model: model, type: type, file: path,
-                      fileBytes: fileSize(path),
-                      weightBytes: Int(fields[2]), prefillTokensPerSecond: fields[0], decodeTokensPerSecond: fields[1],
-                      peakRSSMegabytes: peak, maxRelativeLogitError: error)
-        if let llamaBench {
-          let (_, llamaPeak, out) = try PruneBenchmark.measure(llamaBench, ["-m", path, "-p", "\(promptLength)",
-                                                                            "-n", "\(generated)", "-t", "\(threads)",
-                                                                            "-r", "\(repetitions)", "-o", "json"])
-          let (pp, tg) = try llamaFigures(out)
-          row.llamaPrefillTokensPerSecond = pp
-          row.llamaDecodeTokensPerSecond = tg
-          row.llamaPeakRSSMegabytes = llamaPeak
-        }
-        rows.append(row)
-        if !json { FileHandle.standardOutput.write(Data((line(row) + "\n").utf8)) }
+    for (model, type, path) in try files(dir: dir, models: models, types: types) {
+      // Validation and timing each in a child: this process stays small, and a child's peak
+      // RSS (which Linux starts from the parent's at spawn) is then its own.
+      let (_, _, checked) = try PruneBenchmark.measure(executable, ["decode", "--validate", path])
+      guard let error = Double(checked.trimmingCharacters(in: .whitespacesAndNewlines)) else {
+        throw Failure(description: "validation of \(path) printed '\(checked)'")
       }
-    }
-    guard !rows.isEmpty else {
-      throw Failure(description: "no {\(models.joined(separator: ","))}-{\(types.joined(separator: ","))}.gguf files in \(dir) "
-                    + "(--dir D or $PARE_DECODE_MODELS names the folder)")
+      let (_, peak, output) = try PruneBenchmark.measure(executable, ["decode", "--one", path, "--threads", "\(threads)",
+                                                                       "--repetitions", "\(repetitions)"])
+      let fields = output.split(separator: " ").compactMap { Double($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+      guard fields.count == 3 else { throw Failure(description: "child run on \(path) printed '\(output)'") }
+      var row = Row(model: model, type: type, file: path,
+                    fileBytes: fileSize(path),
+                    weightBytes: Int(fields[2]), prefillTokensPerSecond: fields[0], decodeTokensPerSecond: fields[1],
+                    peakRSSMegabytes: peak, maxRelativeLogitError: error)
+      if let llamaBench {
+        let (_, llamaPeak, out) = try PruneBenchmark.measure(llamaBench, ["-m", path, "-p", "\(promptLength)",
+                                                                          "-n", "\(generated)", "-t", "\(threads)",
+                                                                          "-r", "\(repetitions)", "-o", "json"])
+        let (pp, tg) = try llamaFigures(out)
+        row.llamaPrefillTokensPerSecond = pp
+        row.llamaDecodeTokensPerSecond = tg
+        row.llamaPeakRSSMegabytes = llamaPeak
+      }
+      rows.append(row)
+      if !json { FileHandle.standardOutput.write(Data((line(row) + "\n").utf8)) }
     }
     if json {
-      let encoder = JSONEncoder()
-      encoder.keyEncodingStrategy = .convertToSnakeCase
-      encoder.outputFormatting = [.sortedKeys]
       struct Report: Codable { var benchmark = "decode"; var threads: Int; var repetitions: Int; var rows: [Row] }
-      print(String(decoding: try encoder.encode(Report(threads: threads, repetitions: repetitions, rows: rows)), as: UTF8.self))
+      print(try snakeCaseJSON(Report(threads: threads, repetitions: repetitions, rows: rows)))
     } else {
       for type in types {
         guard let dense = rows.first(where: { $0.model == "dense" && $0.type == type }) else { continue }
@@ -115,6 +101,35 @@ enum DecodeBenchmark {
         }
       }
     }
+  }
+
+  /// D/{model}-{type}.gguf for every type and model, types outer; absent files are skipped
+  /// with a line on stderr, and none at all is an error.
+  static func files(dir: String, models: [String], types: [String]) throws -> [(model: String, type: String, path: String)] {
+    var found: [(model: String, type: String, path: String)] = []
+    for type in types {
+      for model in models {
+        let path = "\(dir)/\(model)-\(type).gguf"
+        guard FileManager.default.fileExists(atPath: path) else {
+          FileHandle.standardError.write(Data("skipped: \(path) does not exist\n".utf8))
+          continue
+        }
+        found.append((model, type, path))
+      }
+    }
+    guard !found.isEmpty else {
+      throw Failure(description: "no {\(models.joined(separator: ","))}-{\(types.joined(separator: ","))}.gguf files in \(dir) "
+                    + "(--dir D or $PARE_DECODE_MODELS names the folder)")
+    }
+    return found
+  }
+
+  /// `value` as one line of JSON with snake_case keys in sorted order.
+  static func snakeCaseJSON<T: Encodable>(_ value: T) throws -> String {
+    let encoder = JSONEncoder()
+    encoder.keyEncodingStrategy = .convertToSnakeCase
+    encoder.outputFormatting = [.sortedKeys]
+    return String(decoding: try encoder.encode(value), as: UTF8.self)
   }
 
   static func line(_ r: Row) -> String {

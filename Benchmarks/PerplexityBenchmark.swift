@@ -50,47 +50,33 @@ enum PerplexityBenchmark {
         + "figures (scripts/build-llama-cpp.sh builds one)\n").utf8))
     }
     var rows: [Row] = []
-    for type in types {
-      for model in models {
-        let path = "\(dir)/\(model)-\(type).gguf"
-        guard FileManager.default.fileExists(atPath: path) else {
-          FileHandle.standardError.write(Data("skipped: \(path) does not exist\n".utf8))
-          continue
+    for (model, type, path) in try DecodeBenchmark.files(dir: dir, models: models, types: types) {
+      let (pareWall, _, out, _) = try PruneBenchmark.spawn(pare, [
+        "eval", path, "--dataset", dataset, "--format", "wikitext", "--max-chunks", "\(chunks)",
+        "--threads", "\(threads)", "--json"])
+      guard let summary = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any],
+            let rate = summary["tokens_per_second"] as? Double, let ppl = summary["perplexity"] as? Double,
+            let tokens = summary["tokens"] as? Int, tokens == chunks * 128, ppl.isFinite
+      else { throw Failure(description: "pare eval on \(path) printed '\(out)'") }
+      var row = Row(model: model, type: type, file: path, pareTokensPerSecond: rate, pareWallSeconds: pareWall,
+                    parePerplexity: ppl)
+      if let llama {
+        let (wall, _, _, log) = try PruneBenchmark.spawn(llama, [
+          "-m", path, "-f", dataset, "-c", "128", "-b", "128", "--chunks", "\(chunks)", "-t", "\(threads)"])
+        let (seconds, ppl, passChunks) = try passFigures(log)
+        guard passChunks == chunks else {
+          throw Failure(description: "llama-perplexity ran \(passChunks) chunks of \(path), not \(chunks)")
         }
-        let (pareWall, _, out, _) = try PruneBenchmark.spawn(pare, [
-          "eval", path, "--dataset", dataset, "--format", "wikitext", "--max-chunks", "\(chunks)",
-          "--threads", "\(threads)", "--json"])
-        guard let summary = try JSONSerialization.jsonObject(with: Data(out.utf8)) as? [String: Any],
-              let rate = summary["tokens_per_second"] as? Double, let ppl = summary["perplexity"] as? Double,
-              let tokens = summary["tokens"] as? Int, tokens == chunks * 128, ppl.isFinite
-        else { throw Failure(description: "pare eval on \(path) printed '\(out)'") }
-        var row = Row(model: model, type: type, file: path, pareTokensPerSecond: rate, pareWallSeconds: pareWall,
-                      parePerplexity: ppl)
-        if let llama {
-          let (wall, _, _, log) = try PruneBenchmark.spawn(llama, [
-            "-m", path, "-f", dataset, "-c", "128", "-b", "128", "--chunks", "\(chunks)", "-t", "\(threads)"])
-          let (seconds, ppl, passChunks) = try passFigures(log)
-          guard passChunks == chunks else {
-            throw Failure(description: "llama-perplexity ran \(passChunks) chunks of \(path), not \(chunks)")
-          }
-          row.llamaTokensPerSecond = Double(chunks * 128) / seconds
-          row.llamaWallSeconds = wall
-          row.llamaPerplexity = ppl
-        }
-        rows.append(row)
-        if !json { print(line(row)) }
+        row.llamaTokensPerSecond = Double(chunks * 128) / seconds
+        row.llamaWallSeconds = wall
+        row.llamaPerplexity = ppl
       }
-    }
-    guard !rows.isEmpty else {
-      throw Failure(description: "no {\(models.joined(separator: ","))}-{\(types.joined(separator: ","))}.gguf files in \(dir) "
-                    + "(--dir D or $PARE_DECODE_MODELS names the folder)")
+      rows.append(row)
+      if !json { print(line(row)) }
     }
     if json {
-      let encoder = JSONEncoder()
-      encoder.keyEncodingStrategy = .convertToSnakeCase
-      encoder.outputFormatting = [.sortedKeys]
       struct Report: Codable { var benchmark = "perplexity"; var threads: Int; var chunks: Int; var rows: [Row] }
-      print(String(decoding: try encoder.encode(Report(threads: threads, chunks: chunks, rows: rows)), as: UTF8.self))
+      print(try DecodeBenchmark.snakeCaseJSON(Report(threads: threads, chunks: chunks, rows: rows)))
     }
   }
 
