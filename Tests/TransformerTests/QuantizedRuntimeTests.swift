@@ -173,18 +173,19 @@ struct QuantizedModelTests {
     }
   }
 
-  @Test("the blocked key cache: 70 positions (four full blocks of 16, one more, a partial one), by steps, by one prefill and by a prefill then steps, equal Model")
+  @Test("the blocked key cache and split long-context attention: 150 positions (nine full key blocks of 16, a partial one; from 128 keys on the halves are merged), by steps, by one prefill and by a prefill then steps, equal Model")
   func longerThanKeyBlocks() throws {
     let model = randomLlama(hidden: 64, heads: 4, kvHeads: 2, headDim: 16, inner: 96, layers: 2, vocab: 50, seed: 11,
-                            maxPositions: 128)
-    let ids = (0..<70).map { ($0 * 13 + 5) % 50 }
+                            maxPositions: 160)
+    let ids = (0..<150).map { ($0 * 13 + 5) % 50 }
     try withBothPaths(model, type: .f32) { reference, runtime in
       let want = try reference.logits([ids]).storage
       #expect(relativeMaxError(try runtime.logits(ids).storage, want) <= Self.sameFunction)
       #expect(relativeMaxError(try runtime.stepLogits(ids).storage, want) <= Self.sameFunction)
       // 37 positions by prefill (blocks 0–1 full, block 2 partial), the rest by steps across
-      // the block boundaries at 48 and 64; a session with spare capacity (80).
-      let session = DecodeSession(model: runtime, capacity: 80)
+      // every later block boundary and the switch to split attention at 128 keys; a session
+      // with spare capacity (160).
+      let session = DecodeSession(model: runtime, capacity: 160)
       var got = Array(try session.prefill(Array(ids.prefix(37)), allLogits: true)!.storage)
       for t in ids.dropFirst(37) {
         try session.step(t)

@@ -42,6 +42,11 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
   private let keys: [FloatBuffer], values: [FloatBuffer]
   /// Positions rounded up to whole key blocks of 16: the stride of the per-head score buffers.
   private let blockedCapacity: Int
+  /// Per layer, the query heads of each KV head that has any (the tasks of long-context attention).
+  private let headGroups: [[[Int]]]
+  /// Long-context attention's halves: per query head and half, the unnormalised context (d
+  /// floats) and (max, sum) of its scores.
+  private let partialContext: FloatBuffer, partialSums: FloatBuffer
   private let queryKeyValuePlans: [GemvPlan], outputPlans: [GemvPlan]
   private let gateUpPlans: [GemvPlan], downPlans: [GemvPlan]
   private let headPlan: GemvPlan
@@ -64,6 +69,12 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
     (self.gate, self.up, self.logitBuffer) = (gate, up, logitBuffer)
     let blocked = (cap + 15) / 16 * 16
     blockedCapacity = blocked
+    headGroups = model.layers.map { layer in
+      (0..<layer.keyValueHeads).map { g in (0..<layer.queryHeads).filter { layer.keyValueHeadOfQuery[$0] == g } }
+        .filter { !$0.isEmpty }
+    }
+    partialContext = FloatBuffer(count: 2 * maxQ * d)
+    partialSums = FloatBuffer(count: 4 * maxQ)
     scores = FloatBuffer(count: maxQ * blocked)
     cosines = FloatBuffer(count: d / 2); sines = FloatBuffer(count: d / 2)
     keys = model.layers.map { FloatBuffer(uninitializedCount: blocked * $0.keyValueHeads * d) }
@@ -245,15 +256,41 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
     }
   }
 
-  /// Attention of every query head at position `queryPosition` over the cached keys, heads
-  /// in parallel.
+  /// Attention of every query head at position `queryPosition` over the cached keys.
+  ///
+  /// Up to 127 keys: one task per query head. From 128 keys on (8 key blocks), one task per
+  /// (KV head, half of the keys) runs every query head of that KV head over its half, so the
+  /// half's keys and values are read from memory once and from cache by the other query heads
+  /// of the group (3 in SmolLM2), and the two halves are merged by their softmax maxima.
   private func attend(layer l: Int, queries: UnsafePointer<Float>, queryPosition p: Int,
                       into out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>) {
     let heads = model.layers[l].queryHeads, d = model.config.headDimension, cap = blockedCapacity
+    let n = p + 1, blocks = (n + 15) / 16
     nonisolated(unsafe) let q = queries, o = out, s = scores
     let session = self
-    spinningParallelFor(tasks: heads) { j in
-      session.attendHead(layer: l, head: j, query: q + j * d, keyCount: p + 1, into: o + j * d, scores: s + j * cap)
+    guard blocks >= 8 else {
+      spinningParallelFor(tasks: heads) { j in
+        session.attendHead(layer: l, head: j, query: q + j * d, keyCount: n, into: o + j * d, scores: s + j * cap)
+      }
+      return
+    }
+    let groups = headGroups[l]
+    nonisolated(unsafe) let partial = partialContext.pointer, sums = partialSums.pointer
+    spinningParallelFor(tasks: 2 * groups.count) { task in
+      let half = task % 2, t0 = 16 * (blocks * half / 2), t1 = min(n, 16 * (blocks * (half + 1) / 2))
+      for j in groups[task / 2] {
+        let (m, sum) = session.attendRange(layer: l, head: j, query: q + j * d, keys: t0..<t1,
+                                           into: partial + (2 * j + half) * d, scores: s + j * cap, scale: 1)
+        (sums[2 * (2 * j + half)], sums[2 * (2 * j + half) + 1]) = (m, sum)
+      }
+    }
+    // ctx_j = (e^{m0−m}·o0 + e^{m1−m}·o1) / (e^{m0−m}·s0 + e^{m1−m}·s1), m = max(m0, m1).
+    for j in 0..<heads {
+      let (m0, s0, m1, s1) = (sums[4 * j], sums[4 * j + 1], sums[4 * j + 2], sums[4 * j + 3])
+      let m = max(m0, m1), w0 = exp(m0 - m), w1 = exp(m1 - m)
+      let inv = 1 / (w0 * s0 + w1 * s1)
+      let (a, b, c) = (partial + 2 * j * d, partial + (2 * j + 1) * d, o + j * d)
+      for i in 0..<d { c[i] = (w0 * a[i] + w1 * b[i]) * inv }
     }
   }
 
@@ -277,22 +314,34 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
   /// head query head `head` reads. `scores` holds `keyCount` rounded up to 16 floats.
   private func attendHead(layer l: Int, head j: Int, query: UnsafePointer<Float>, keyCount n: Int,
                           into out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>) {
+    _ = attendRange(layer: l, head: j, query: query, keys: 0..<n, into: out, scores: scores, scale: nil)
+  }
+
+  /// Over the cached positions `keys` (starting on a key block, a multiple of 16) of query head
+  /// `head`: scores z_t = q·k_t/√d into `scores[t]`, their maximum m, s = Σ_t e^{z_t − m} and
+  /// out = Σ_t e^{z_t − m}·v_t times `scale` (1/s when nil: the softmax-weighted context).
+  /// Returns (m, s).
+  private func attendRange(layer l: Int, head j: Int, query: UnsafePointer<Float>, keys range: Range<Int>,
+                           into out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
+                           scale: Float?) -> (Float, Float) {
     let layer = model.layers[l], d = model.config.headDimension
     let width = layer.keyValueHeads * d, g = layer.keyValueHeadOfQuery[j]
-    let k = UnsafePointer(keys[l].pointer) + keyIndex(head: g, position: 0, dimension: 0, d: d)
-    let v = UnsafePointer(values[l].pointer) + g * d
-    let scale = 1 / Float(d).squareRoot()
-    blockScores(k, query: query, d: d, count: n, scale: scale, into: scores)
+    let (t0, n) = (range.lowerBound, range.count)
+    let k = UnsafePointer(keys[l].pointer) + keyIndex(head: g, position: t0, dimension: 0, d: d)
+    let v = UnsafePointer(values[l].pointer) + t0 * width + g * d
+    let z = scores + t0
+    blockScores(k, query: query, d: d, count: n, scale: 1 / Float(d).squareRoot(), into: z)
     var m = -Float.infinity
-    for t in 0..<n where scores[t] > m { m = scores[t] }
-    let inv = 1 / exponentiateShifted(scores, count: n, shift: m)
+    for t in 0..<n where z[t] > m { m = z[t] }
+    let sum = exponentiateShifted(z, count: n, shift: m)
+    let inv = scale ?? 1 / sum
     // Σ_t p_t·v_t in 16-column strips held in registers (four per pass over the keys, so one
     // broadcast of p_t feeds four FMAs), then single strips, then a scalar tail.
     var c = 0
     while c + 64 <= d {
       var a0 = SIMD16<Float>(), a1 = SIMD16<Float>(), a2 = SIMD16<Float>(), a3 = SIMD16<Float>()
       for t in 0..<n {
-        let p = SIMD16<Float>(repeating: scores[t]), row = UnsafeRawPointer(v + t * width + c)
+        let p = SIMD16<Float>(repeating: z[t]), row = UnsafeRawPointer(v + t * width + c)
         multiplyAdd(&a0, p, floats16(row, 0)); multiplyAdd(&a1, p, floats16(row, 64))
         multiplyAdd(&a2, p, floats16(row, 128)); multiplyAdd(&a3, p, floats16(row, 192))
       }
@@ -306,17 +355,18 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
     while c + 16 <= d {
       var acc = SIMD16<Float>()
       for t in 0..<n {
-        multiplyAdd(&acc, SIMD16(repeating: scores[t]), floats16(UnsafeRawPointer(v + t * width), 4 * c))
+        multiplyAdd(&acc, SIMD16(repeating: z[t]), floats16(UnsafeRawPointer(v + t * width), 4 * c))
       }
       UnsafeMutableRawPointer(out + c).storeBytes(of: acc * inv, as: SIMD16<Float>.self)
       c += 16
     }
     while c < d {
       var acc: Float = 0
-      for t in 0..<n { acc += scores[t] * v[t * width + c] }
+      for t in 0..<n { acc += z[t] * v[t * width + c] }
       out[c] = acc * inv
       c += 1
     }
+    return (m, sum)
   }
 }
 
