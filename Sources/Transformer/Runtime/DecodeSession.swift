@@ -324,8 +324,9 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
   private func attendRange(layer l: Int, head j: Int, query: UnsafePointer<Float>, keys range: Range<Int>,
                            into out: UnsafeMutablePointer<Float>, scores: UnsafeMutablePointer<Float>,
                            scale: Float?) -> (Float, Float) {
-    let layer = model.layers[l], d = model.config.headDimension
-    let width = layer.keyValueHeads * d, g = layer.keyValueHeadOfQuery[j]
+    // Fields read in place: a copy of the layer would retain and release its every matrix.
+    let d = model.config.headDimension
+    let width = model.layers[l].keyValueHeads * d, g = model.layers[l].keyValueHeadOfQuery[j]
     let (t0, n) = (range.lowerBound, range.count)
     let k = UnsafePointer(keys[l].pointer) + keyIndex(head: g, position: t0, dimension: 0, d: d)
     let v = UnsafePointer(values[l].pointer) + t0 * width + g * d
