@@ -98,6 +98,13 @@ struct QuantizedKernelTests {
       batchedProduct(m, x: xp.baseAddress!, tokens: tokens, y: yBatch.pointer, bias: bias, accumulate: false)
     }
     let dequantised = m.dequantized()
+    // The GEMV (rows 0..<300 reduced four at a time, row 300 alone) against the reference.
+    let (wantFirst, magnitudeFirst) = referenceProduct(dequantised, Array(xs[0..<k]))
+    for r in 0..<rows {
+      let error = abs(Double(y.pointer[r]) - Double(bias.pointer[r]) - wantFirst[r])
+      #expect(error <= dotTolerance(k: k, magnitude: magnitudeFirst[r]) + 0x1p-23 * abs(Double(bias.pointer[r])),
+              "\(type.name) GEMV row \(r)")
+    }
     for t in 0..<tokens {
       let x = Array(xs[(t * k)..<((t + 1) * k)])
       let (want, magnitude) = referenceProduct(dequantised, x)

@@ -88,9 +88,10 @@ func laneSum(_ v: SIMD16<Float>) -> Float {
 
 // MARK: - Plain types
 
-/// Σ w_i·x_i for K floats (two 16-lane accumulators, then a scalar tail).
+/// The 16-lane partial sums of Σ w_i·x_i over the first K rounded down to 16 floats (two
+/// accumulators), and where the scalar tail starts.
 @inline(__always)
-func dotF32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+func lanesF32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> (SIMD16<Float>, Int) {
   let xr = UnsafeRawPointer(x)
   var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
   var i = 0
@@ -103,7 +104,14 @@ func dotF32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float
     multiplyAdd(&a0, floats16(w, 4 * i), floats16(xr, 4 * i))
     i += 16
   }
-  var s = laneSum(a0 + a1)
+  return (a0 + a1, i)
+}
+
+/// Σ w_i·x_i for K floats (two 16-lane accumulators, then a scalar tail).
+@inline(__always)
+func dotF32(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+  let (v, tail) = lanesF32(w, x, k)
+  var s = laneSum(v), i = tail
   let wf = w.assumingMemoryBound(to: Float.self)
   while i < k { s += wf[i] * x[i]; i += 1 }
   return s
@@ -121,11 +129,11 @@ func dotBF16(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Floa
   })
 }
 
-/// The dot product of a row of 16-bit floats (F16 or BF16: `lanes` widens 16 of them,
-/// `scalar` reads element i) with x: two FMA chains over 32 elements, then the tail.
+/// The 16-lane partial sums of a row of 16-bit floats (F16 or BF16: `lanes` widens 16 of
+/// them) times x over K rounded down to 16, two FMA chains; and where the scalar tail starts.
 @inline(__always)
-func dotHalfWidth(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int,
-                  lanes: (SIMD16<UInt16>) -> SIMD16<Float>, scalar: (Int) -> Float) -> Float {
+func lanesHalfWidth(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int,
+                    lanes: (SIMD16<UInt16>) -> SIMD16<Float>) -> (SIMD16<Float>, Int) {
   let xr = UnsafeRawPointer(x)
   var a0 = SIMD16<Float>(), a1 = SIMD16<Float>()
   var i = 0
@@ -138,7 +146,16 @@ func dotHalfWidth(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int,
     multiplyAdd(&a0, lanes(bytes16(w, 2 * i, as: SIMD16<UInt16>.self)), floats16(xr, 4 * i))
     i += 16
   }
-  var s = laneSum(a0 + a1)
+  return (a0 + a1, i)
+}
+
+/// The dot product of a row of 16-bit floats (F16 or BF16: `lanes` widens 16 of them,
+/// `scalar` reads element i) with x: two FMA chains over 32 elements, then the tail.
+@inline(__always)
+func dotHalfWidth(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int,
+                  lanes: (SIMD16<UInt16>) -> SIMD16<Float>, scalar: (Int) -> Float) -> Float {
+  let (v, tail) = lanesHalfWidth(w, x, k, lanes: lanes)
+  var s = laneSum(v), i = tail
   while i < k { s += scalar(i) * x[i]; i += 1 }
   return s
 }
@@ -146,7 +163,7 @@ func dotHalfWidth(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int,
 // MARK: - 32-element blocks
 
 @inline(__always)
-func dotQ8_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+func partialQ8_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> SIMD16<Float> {
   let xr = UnsafeRawPointer(x)
   // Two accumulators (even and odd blocks): two independent FMA chains.
   var acc = (SIMD16<Float>(), SIMD16<Float>())
@@ -160,11 +177,16 @@ func dotQ8_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Floa
   var b = 0
   while b + 2 <= blocks { block(b, &acc.0); block(b + 1, &acc.1); b += 2 }
   if b < blocks { block(b, &acc.0) }
-  return laneSum(acc.0 + acc.1)
+  return acc.0 + acc.1
 }
 
 @inline(__always)
-func dotQ4_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+func dotQ8_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+  laneSum(partialQ8_0(w, x, k))
+}
+
+@inline(__always)
+func partialQ4_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> SIMD16<Float> {
   let xr = UnsafeRawPointer(x)
   var acc = (SIMD16<Float>(), SIMD16<Float>())
   let eight = SIMD16<Int8>(repeating: 8)
@@ -181,11 +203,16 @@ func dotQ4_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Floa
   var b = 0
   while b + 2 <= blocks { block(b, &acc.0); block(b + 1, &acc.1); b += 2 }
   if b < blocks { block(b, &acc.0) }
-  return laneSum(acc.0 + acc.1)
+  return acc.0 + acc.1
 }
 
 @inline(__always)
-func dotQ4_1(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+func dotQ4_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+  laneSum(partialQ4_0(w, x, k))
+}
+
+@inline(__always)
+func partialQ4_1(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> SIMD16<Float> {
   let xr = UnsafeRawPointer(x)
   var acc = (SIMD16<Float>(), SIMD16<Float>()), offsets = (SIMD16<Float>(), SIMD16<Float>())
   @inline(__always) func block(_ b: Int, _ acc: inout SIMD16<Float>, _ offsets: inout SIMD16<Float>) {
@@ -201,7 +228,12 @@ func dotQ4_1(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Floa
   var b = 0
   while b + 2 <= blocks { block(b, &acc.0, &offsets.0); block(b + 1, &acc.1, &offsets.1); b += 2 }
   if b < blocks { block(b, &acc.0, &offsets.0) }
-  return laneSum((acc.0 + acc.1) + (offsets.0 + offsets.1))
+  return (acc.0 + acc.1) + (offsets.0 + offsets.1)
+}
+
+@inline(__always)
+func dotQ4_1(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+  laneSum(partialQ4_1(w, x, k))
 }
 
 @inline(__always)
@@ -214,7 +246,7 @@ func lanes(_ q: SIMD16<UInt32>) -> SIMD16<Float> {
 private let lowBitShifts = SIMD16<UInt32>(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)
 
 @inline(__always)
-func dotQ5_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+func partialQ5_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> SIMD16<Float> {
   let xr = UnsafeRawPointer(x)
   var acc = (SIMD16<Float>(), SIMD16<Float>()), offsets = (SIMD16<Float>(), SIMD16<Float>())
   @inline(__always) func block(_ b: Int, _ acc: inout SIMD16<Float>, _ offsets: inout SIMD16<Float>) {
@@ -235,13 +267,18 @@ func dotQ5_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Floa
   var b = 0
   while b + 2 <= blocks { block(b, &acc.0, &offsets.0); block(b + 1, &acc.1, &offsets.1); b += 2 }
   if b < blocks { block(b, &acc.0, &offsets.0) }
-  return laneSum((acc.0 + acc.1) + (offsets.0 + offsets.1))
+  return (acc.0 + acc.1) + (offsets.0 + offsets.1)
+}
+
+@inline(__always)
+func dotQ5_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+  laneSum(partialQ5_0(w, x, k))
 }
 
 // MARK: - 256-element super-blocks
 
 @inline(__always)
-func dotQ4_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+func partialQ4_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> SIMD16<Float> {
   let xr = UnsafeRawPointer(x)
   var acc = SIMD16<Float>()
   for b in 0..<(k / 256) {
@@ -267,11 +304,16 @@ func dotQ4_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Floa
     multiplyAdd(&acc, SIMD16(repeating: halfScalar(p, 0)), scaled + scaled2)
     multiplyAdd(&acc, SIMD16(repeating: -halfScalar(p, 2)), mins)
   }
-  return laneSum(acc)
+  return acc
 }
 
 @inline(__always)
-func dotQ6_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+func dotQ4_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+  laneSum(partialQ4_K(w, x, k))
+}
+
+@inline(__always)
+func partialQ6_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> SIMD16<Float> {
   let xr = UnsafeRawPointer(x)
   var acc = SIMD16<Float>()
   let offset = SIMD16<Int8>(repeating: 32)
@@ -303,7 +345,12 @@ func dotQ6_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Floa
     }
     multiplyAdd(&acc, SIMD16(repeating: halfScalar(p, 208)), (scaled.0 + scaled.1) + (scaled.2 + scaled.3))
   }
-  return laneSum(acc)
+  return acc
+}
+
+@inline(__always)
+func dotQ6_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
+  laneSum(partialQ6_K(w, x, k))
 }
 
 // MARK: - Dispatch
@@ -329,6 +376,67 @@ func withRowDot<R>(_ type: GGMLType, _ body: (RowDot) -> R) -> R {
   }
 }
 
+/// The partial-sum kernel of `type`: (row bytes, x, K) → 16 lanes whose sum is Σ w·x.
+typealias RowPartial = (UnsafeRawPointer, UnsafePointer<Float>, Int) -> SIMD16<Float>
+
+/// Calls `body` with the partial-sum kernel of `type` for rows of K elements, or with nil
+/// where the row has a scalar tail (F32, F16, BF16 with K not a multiple of 16).
+@inline(__always)
+func withRowPartial<R>(_ type: GGMLType, columns k: Int, _ body: (RowPartial?) -> R) -> R {
+  let whole = k % 16 == 0
+  switch type {
+  case .f32: return whole ? body { lanesF32($0, $1, $2).0 } : body(nil)
+  case .f16: return whole ? body { lanesHalfWidth($0, $1, $2, lanes: halfLanes).0 } : body(nil)
+  case .bf16: return whole ? body { lanesHalfWidth($0, $1, $2, lanes: bfloat16Lanes).0 } : body(nil)
+  case .q8_0: return body { partialQ8_0($0, $1, $2) }
+  case .q4_0: return body { partialQ4_0($0, $1, $2) }
+  case .q4_1: return body { partialQ4_1($0, $1, $2) }
+  case .q5_0: return body { partialQ5_0($0, $1, $2) }
+  case .q4_K: return body { partialQ4_K($0, $1, $2) }
+  case .q6_K: return body { partialQ6_K($0, $1, $2) }
+  default: preconditionFailure("no dot kernel for \(type.name)")
+  }
+}
+
+/// The lane sums of four rows' partials at once: [Σa, Σb, Σc, Σd], halving all four together
+/// (12 shuffles and adds where four separate lane sums take ~40).
+@inline(__always)
+func laneSums(_ a: SIMD16<Float>, _ b: SIMD16<Float>, _ c: SIMD16<Float>, _ d: SIMD16<Float>) -> SIMD4<Float> {
+  let ab = SIMD16(lowHalf: a.lowHalf, highHalf: b.lowHalf) + SIMD16(lowHalf: a.highHalf, highHalf: b.highHalf)
+  let cd = SIMD16(lowHalf: c.lowHalf, highHalf: d.lowHalf) + SIMD16(lowHalf: c.highHalf, highHalf: d.highHalf)
+  // [a 8 | b 8], [c 8 | d 8] → [a 4 | b 4 | c 4 | d 4]
+  let quarters = SIMD16(lowHalf: SIMD8(lowHalf: ab.lowHalf.lowHalf, highHalf: ab.highHalf.lowHalf),
+                        highHalf: SIMD8(lowHalf: cd.lowHalf.lowHalf, highHalf: cd.highHalf.lowHalf))
+    + SIMD16(lowHalf: SIMD8(lowHalf: ab.lowHalf.highHalf, highHalf: ab.highHalf.highHalf),
+             highHalf: SIMD8(lowHalf: cd.lowHalf.highHalf, highHalf: cd.highHalf.highHalf))
+  let pairs = quarters.evenHalf + quarters.oddHalf  // [a 2 | b 2 | c 2 | d 2]
+  return pairs.evenHalf + pairs.oddHalf
+}
+
+/// `y[r] = W_r·x (+ bias[r])` (or added to y) for rows `start ..< end` of a matrix of `rows`
+/// rows. Rows 4g ..< 4g+4 that all exist are reduced together by `laneSums`, the rest one at a
+/// time by `laneSum`: which rule a row gets depends only on its index, so any cut of the rows
+/// into pieces at multiples of 4 gives the same bits.
+@inline(__always)
+func productRows(_ type: GGMLType, _ w: UnsafeRawPointer, rowByteCount stride: Int, rows: Int, columns k: Int,
+                 _ x: UnsafePointer<Float>, start: Int, end: Int, store: (Int, Float) -> Void) {
+  withRowPartial(type, columns: k) { partial in
+    var r = start
+    if let partial {
+      precondition(start % 4 == 0, "row pieces start at multiples of 4")
+      while r + 4 <= min(end, rows / 4 * 4) {
+        let sums = laneSums(partial(w + r * stride, x, k), partial(w + (r + 1) * stride, x, k),
+                            partial(w + (r + 2) * stride, x, k), partial(w + (r + 3) * stride, x, k))
+        for i in 0..<4 { store(r + i, sums[i]) }
+        r += 4
+      }
+    }
+    withRowDot(type) { dot in
+      while r < end { store(r, dot(w + r * stride, x, k)); r += 1 }
+    }
+  }
+}
+
 extension QuantizedMatrix {
   /// Row `r` · x (x holds `columns` floats).
   public func dot(row r: Int, _ x: UnsafePointer<Float>) -> Float {
@@ -340,9 +448,12 @@ extension QuantizedMatrix {
   public func multiply(_ x: [Float], bias: [Float]? = nil) -> [Float] {
     precondition(x.count == columns, "\(x.count) inputs for \(columns) columns")
     precondition(bias == nil || bias!.count == rows, "bias length")
-    return x.withUnsafeBufferPointer { xp in
-      (0..<rows).map { r in dot(row: r, xp.baseAddress!) + (bias?[r] ?? 0) }
+    var y = [Float](repeating: 0, count: rows)
+    x.withUnsafeBufferPointer { xp in
+      productRows(type, row(0), rowByteCount: rowByteCount, rows: rows, columns: columns, xp.baseAddress!,
+                  start: 0, end: rows) { r, v in y[r] = v + (bias?[r] ?? 0) }
     }
+    return y
   }
 }
 

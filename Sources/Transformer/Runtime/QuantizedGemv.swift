@@ -38,12 +38,14 @@ final class FloatBuffer: @unchecked Sendable {
   var array: [Float] { Array(UnsafeBufferPointer(start: pointer, count: count)) }
 }
 
-/// Rows `start..<end` of one matrix times x into y: `y[r] = W_r·x (+ b_r)`, or added to y.
+/// Rows `start..<end` (`start` a multiple of 4) of one matrix of `rows` rows times x into y:
+/// `y[r] = W_r·x (+ b_r)`, or added to y.
 struct GemvPiece: @unchecked Sendable {
   var type: GGMLType
   var weights: UnsafeRawPointer
   var rowByteCount: Int
   var columns: Int
+  var rows: Int
   var start: Int
   var end: Int
   var x: UnsafePointer<Float>
@@ -52,13 +54,11 @@ struct GemvPiece: @unchecked Sendable {
   var accumulate: Bool
 
   func run() {
-    let k = columns, w = weights, stride = rowByteCount
-    withRowDot(type) { dot in
-      for r in start..<end {
-        var v = dot(w + r * stride, x, k)
-        if let bias { v += bias[r] }
-        if accumulate { y[r] += v } else { y[r] = v }
-      }
+    let (bias, y, accumulate) = (self.bias, self.y, self.accumulate)
+    productRows(type, weights, rowByteCount: rowByteCount, rows: rows, columns: columns, x, start: start, end: end) { r, dot in
+      var v = dot
+      if let bias { v += bias[r] }
+      if accumulate { y[r] += v } else { y[r] = v }
     }
   }
 }
@@ -83,7 +83,7 @@ struct GemvPlan: @unchecked Sendable {
   /// (16 to 256), so the atomic task counter balances a slower core.
   init(_ jobs: [GemvJob], threads: Int) {
     let total = jobs.reduce(0) { $0 + $1.matrix.rows }
-    let size = max(16, min(256, total / max(1, 4 * threads)))
+    let size = max(16, min(256, total / max(1, 4 * threads))) / 4 * 4  // pieces start at multiples of 4
     for job in jobs {
       let m = job.matrix
       owners.append(m)
@@ -92,7 +92,7 @@ struct GemvPlan: @unchecked Sendable {
       while start < m.rows {
         let end = min(m.rows, start + size)
         pieces.append(GemvPiece(type: m.type, weights: m.row(0), rowByteCount: m.rowByteCount, columns: m.columns,
-                                start: start, end: end, x: job.x, y: job.y,
+                                rows: m.rows, start: start, end: end, x: job.x, y: job.y,
                                 bias: job.bias.map { UnsafePointer($0.pointer) }, accumulate: job.accumulate))
         start = end
       }
