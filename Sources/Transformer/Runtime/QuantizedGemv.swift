@@ -180,10 +180,8 @@ func dotTile(_ w: (UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer, UnsafeR
     multiplyAdd(&a30, u, v0); multiplyAdd(&a31, u, v1); multiplyAdd(&a32, u, v2); multiplyAdd(&a33, u, v3)
     i += 16
   }
-  var out = SIMD16<Float>(laneSum(a00), laneSum(a01), laneSum(a02), laneSum(a03),
-                          laneSum(a10), laneSum(a11), laneSum(a12), laneSum(a13),
-                          laneSum(a20), laneSum(a21), laneSum(a22), laneSum(a23),
-                          laneSum(a30), laneSum(a31), laneSum(a32), laneSum(a33))
+  var out = SIMD16<Float>(lowHalf: SIMD8(lowHalf: laneSums(a00, a01, a02, a03), highHalf: laneSums(a10, a11, a12, a13)),
+                          highHalf: SIMD8(lowHalf: laneSums(a20, a21, a22, a23), highHalf: laneSums(a30, a31, a32, a33)))
   if i < k {  // scalar tail (K not a multiple of 16)
     let ws = [w.0, w.1, w.2, w.3].map { $0.assumingMemoryBound(to: Float.self) }
     while i < k {
