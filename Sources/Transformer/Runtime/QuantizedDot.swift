@@ -181,11 +181,6 @@ func partialQ8_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> 
 }
 
 @inline(__always)
-func dotQ8_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
-  laneSum(partialQ8_0(w, x, k))
-}
-
-@inline(__always)
 func partialQ4_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> SIMD16<Float> {
   let xr = UnsafeRawPointer(x)
   var acc = (SIMD16<Float>(), SIMD16<Float>())
@@ -207,11 +202,6 @@ func partialQ4_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> 
 }
 
 @inline(__always)
-func dotQ4_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
-  laneSum(partialQ4_0(w, x, k))
-}
-
-@inline(__always)
 func partialQ4_1(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> SIMD16<Float> {
   let xr = UnsafeRawPointer(x)
   var acc = (SIMD16<Float>(), SIMD16<Float>()), offsets = (SIMD16<Float>(), SIMD16<Float>())
@@ -229,11 +219,6 @@ func partialQ4_1(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> 
   while b + 2 <= blocks { block(b, &acc.0, &offsets.0); block(b + 1, &acc.1, &offsets.1); b += 2 }
   if b < blocks { block(b, &acc.0, &offsets.0) }
   return (acc.0 + acc.1) + (offsets.0 + offsets.1)
-}
-
-@inline(__always)
-func dotQ4_1(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
-  laneSum(partialQ4_1(w, x, k))
 }
 
 @inline(__always)
@@ -270,11 +255,6 @@ func partialQ5_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> 
   return (acc.0 + acc.1) + (offsets.0 + offsets.1)
 }
 
-@inline(__always)
-func dotQ5_0(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
-  laneSum(partialQ5_0(w, x, k))
-}
-
 // MARK: - 256-element super-blocks
 
 @inline(__always)
@@ -305,11 +285,6 @@ func partialQ4_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> 
     multiplyAdd(&acc, SIMD16(repeating: -halfScalar(p, 2)), mins)
   }
   return acc
-}
-
-@inline(__always)
-func dotQ4_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
-  laneSum(partialQ4_K(w, x, k))
 }
 
 @inline(__always)
@@ -348,11 +323,6 @@ func partialQ6_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> 
   return acc
 }
 
-@inline(__always)
-func dotQ6_K(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ k: Int) -> Float {
-  laneSum(partialQ6_K(w, x, k))
-}
-
 // MARK: - Dispatch
 
 /// The dot kernel of `type`: (row bytes, x, K) → Σ w·x. `type` must be computable.
@@ -366,13 +336,8 @@ func withRowDot<R>(_ type: GGMLType, _ body: (RowDot) -> R) -> R {
   case .f32: return body { dotF32($0, $1, $2) }
   case .f16: return body { dotF16($0, $1, $2) }
   case .bf16: return body { dotBF16($0, $1, $2) }
-  case .q8_0: return body { dotQ8_0($0, $1, $2) }
-  case .q4_0: return body { dotQ4_0($0, $1, $2) }
-  case .q4_1: return body { dotQ4_1($0, $1, $2) }
-  case .q5_0: return body { dotQ5_0($0, $1, $2) }
-  case .q4_K: return body { dotQ4_K($0, $1, $2) }
-  case .q6_K: return body { dotQ6_K($0, $1, $2) }
-  default: preconditionFailure("no dot kernel for \(type.name)")
+  default:  // block types: the lane sum of their partial sums (they have no scalar tail)
+    return withRowPartial(type, columns: 0) { partial in body { laneSum(partial!($0, $1, $2)) } }
   }
 }
 
