@@ -165,6 +165,7 @@ public struct PruningPipeline: Sendable {
   func prune<M: DepthTwoModule>(_ module: M, cut: Int, layer: Int, streams: inout Streams,
                                 rng: inout SplitMix64) throws -> (M, ModuleOutcome) {
     var module = module
+    let denseLevelTwo = module.levelTwo
     var statistics: ModuleStatistics?, levelTwoProblem: LeastSquares?, distances: [[Double]]?
     var scoredInner: Matrix?  // the level-2 input on X̂ after recovery: all rows, every unit
     var dense = ModuleObservation(output: Matrix(rows: 0, columns: 0)), target = dense.output, xp = target
@@ -211,7 +212,7 @@ public struct PruningPipeline: Sendable {
       do {
         (removed, scores) = try levelTwoProblem.stepwiseRemoval(
           units: (0..<module.unitCount).map { module.columns(of: [$0]) }, cut: removed.count, steps: plan.obsSteps,
-          damp: plan.damp, prior: plan.dampingPrior == .original ? module.levelTwo : nil)
+          damp: plan.damp, prior: plan.dampingPrior == .zero ? nil : plan.dampingPrior == .dense ? denseLevelTwo : module.levelTwo)
       } catch {
         throw PruningError.reconstructionFailed(layer: layer, module: "\(M.name) \(M.linearNames.levelTwo) (stepwise removal)",
                                                 detail: error.description)
@@ -223,7 +224,10 @@ public struct PruningPipeline: Sendable {
     module = module.keeping(units: kept)
     if !removed.isEmpty {
       if plan.remedy, let levelTwoProblem {
-        module.levelTwo = try fitted(levelTwoProblem, keeping: module.columns(of: kept), prior: module.levelTwo,
+        let columns = module.columns(of: kept)
+        let prior = plan.dampingPrior == .dense
+          ? Linear(weight: denseLevelTwo.weight.selectingColumns(columns), bias: denseLevelTwo.bias) : module.levelTwo
+        module.levelTwo = try fitted(levelTwoProblem, keeping: columns, prior: prior,
                                      layer: layer, "\(M.name) \(M.linearNames.levelTwo) (remedy)")
       } else if plan.criterion == .flap, let statistics {
         module.levelTwo.bias = flapCompensation(before, removedColumns: module.columns(of: removed),
@@ -275,12 +279,12 @@ public struct PruningPipeline: Sendable {
     }
   }
 
-  /// The fit on the `kept` inputs (all when nil); with `plan.dampingPrior == .original` the
-  /// ridge pulls toward `prior`, the weights the module has before the fit.
+  /// The fit on the `kept` inputs (all when nil); unless `plan.dampingPrior == .zero` the
+  /// ridge pulls toward `prior`.
   func fitted(_ problem: LeastSquares, keeping kept: [Int]?, prior: Linear, layer: Int, _ what: String) throws -> Linear {
     do {
       return try problem.solve(keeping: kept, damp: plan.damp,
-                               prior: plan.dampingPrior == .original ? prior : nil)
+                               prior: plan.dampingPrior == .zero ? nil : prior)
     } catch {
       throw PruningError.reconstructionFailed(layer: layer, module: what, detail: error.description)
     }

@@ -38,7 +38,7 @@ enum PruneCommand {
                               layer's parameter budget with MLP channels (R in [0, 2]; default 1 for exact-moment
                               and second-moment); `modules`: each module loses s of its units (the baselines' default)
       --dense-edges N         uniform allocation: leave N layers at each end of the pruned range dense; the
-                              others remove the range's whole budget (default 1 for exact-moment and
+                              others remove the range's whole budget (default 2 for exact-moment and
                               second-moment when the range has at least \(PruningPlan.denseEdgesMinimumLayers) layers, else 0)
       --ramp B                uniform allocation: per-layer sparsity rising with depth, s·(1 + B·(g − mean g)),
                               g = ln(1+i)/ln(layers) (B in [-2, 2]; 0 = flat)
@@ -52,9 +52,10 @@ enum PruneCommand {
                               off for the baselines, which run as published)
       --target residual|module   least-squares target: the dense module output plus the error already on the
                               residual stream (default, measured best) or the dense module output alone
-      --damp X                ridge damping ratio λ/mean(diag) (default 0.1 with --damp-prior original, 0.01 with zero)
-      --damp-prior original|zero   what the ridge pulls toward: the weights before the fit (λ‖W − W₀‖², ours,
-                              default: measured best) or zero (the paper's λ‖W‖²)
+      --damp X                ridge damping ratio λ/mean(diag) (default 0.8; 0.01 with --damp-prior zero)
+      --damp-prior original|dense|zero   what the ridge pulls toward: the weights before each fit, so the remedy
+                              pulls toward the recovered ones (λ‖W − W₀‖², ours, default: measured best); the dense
+                              model's weights on the kept units (dense); or zero (the paper's λ‖W‖²)
       --seed S                seed for calibration windows, sampling and the random criterion (default 0)
       --dtype f32|f16|bf16    stored weight type (default f32)
       --type T                with --out FILE.gguf: write a GGUF for llama.cpp instead of a folder

@@ -136,6 +136,9 @@ struct PruneCommandTests {
     let plain = try Self.plan(Self.calibration)
     #expect(plain["recovery"] as? Bool == true && plain["remedy"] as? Bool == true)
     #expect(plain["recovery_samples"] as? Int == 128 && plain["criterion"] as? String == "exact-moment")
+    // The ridge: 0.8 toward the weights before the fit (chosen on validation data), 0.01 toward zero.
+    #expect(plain["damp"] as? Double == 0.8 && plain["damp_prior"] as? String == "original")
+    #expect(try Self.plan(Self.calibration + ["--damp-prior", "zero"])["damp"] as? Double == 0.01)
     let fast = try Self.plan(Self.calibration + ["--fast"])
     #expect(fast["recovery"] as? Bool == false && fast["remedy"] as? Bool == false)
     let flap = try Self.plan(Self.calibration + ["--criterion", "flap"])

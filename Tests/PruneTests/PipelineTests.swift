@@ -53,6 +53,27 @@ struct PipelineTests {
     #expect(remedied.layers[0].attentionError! < plain.layers[0].attentionError!)
   }
 
+  @Test("the dense prior pulls the remedy toward the dense weights, nearer than the original prior does")
+  func remedyPriors() throws {
+    let model = TinyModel.llama()
+    let cuts = [0: LayerCut(heads: 2, channels: 12), 1: LayerCut(heads: 2, channels: 12)]
+    let sequences = TinyModel.sequences(16, length: 16)
+    let plans = [DampingPrior.dense, .original].map { prior -> PruningPlan in
+      var plan = Self.plan(sparsity: 0.3, recovery: true, remedy: true, damp: 0.5)
+      (plan.fixedCuts, plan.dampingPrior) = (cuts, prior)
+      return plan
+    }
+    let dense = try PruningPipeline(plan: plans[0]).run(model: model, sequences: sequences)
+    let original = try PruningPipeline(plan: plans[1]).run(model: model, sequences: sequences)
+    // Layer 1 sees the input perturbed by layer 0, so its recovery moves the weights; both
+    // runs keep the same channels there, and its down projection lands nearer the prior.
+    let kept = try #require(dense.model.config.layers[1].originalChannels)
+    #expect(kept == original.model.config.layers[1].originalChannels)
+    let denseDown = model.weights.layers[1].down.weight.selectingColumns(kept).storage
+    func distance(_ r: PruningResult, to target: [Float]) -> Float { maxAbsDifference(r.model.weights.layers[1].down.weight.storage, target) }
+    #expect(distance(dense, to: denseDown) < distance(original, to: denseDown))
+  }
+
   @Test("achieved sparsity is counted exactly from the pruned matrices")
   func sparsityAccounting() throws {
     let model = TinyModel.llama()

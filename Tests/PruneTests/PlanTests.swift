@@ -8,7 +8,8 @@ struct PlanTests {
   @Test("defaults live in the plan: 16 scoring sequences, 128 least-squares ones when fitting, damping by prior")
   func defaults() {
     let plain = PruningPlan(sparsity: 0.2, calibration: .selfGenerated)
-    #expect(plain.samples == 16 && plain.sequenceLength == 128 && plain.recoverySamples == 16 && plain.damp == 0.1)
+    #expect(plain.samples == 16 && plain.sequenceLength == 128 && plain.recoverySamples == 16 && plain.damp == 0.8)
+    #expect(PruningPlan(sparsity: 0.2, calibration: .none, dampingPrior: .dense).damp == 0.8)
     let fitting = PruningPlan(sparsity: 0.2, calibration: .selfGenerated, remedy: true, dampingPrior: .zero)
     #expect(fitting.recoverySamples == 128 && fitting.damp == 0.01)
     #expect(PruningPlan(sparsity: 0.2, calibration: .none, samples: 200, recovery: true).recoverySamples == 200)
