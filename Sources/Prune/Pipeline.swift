@@ -165,7 +165,7 @@ public struct PruningPipeline: Sendable {
   func prune<M: DepthTwoModule>(_ module: M, cut: Int, layer: Int, streams: inout Streams,
                                 rng: inout SplitMix64) throws -> (M, ModuleOutcome) {
     var module = module
-    let denseLevelTwo = module.levelTwo
+    let unpruned = module  // the ridge prior of the level-2 fits after recovery under `--damp-prior dense`
     var statistics: ModuleStatistics?, levelTwoProblem: LeastSquares?, distances: [[Double]]?
     var scoredInner: Matrix?  // the level-2 input on X̂ after recovery: all rows, every unit
     var dense = ModuleObservation(output: Matrix(rows: 0, columns: 0)), target = dense.output, xp = target
@@ -212,7 +212,7 @@ public struct PruningPipeline: Sendable {
       do {
         (removed, scores) = try levelTwoProblem.stepwiseRemoval(
           units: (0..<module.unitCount).map { module.columns(of: [$0]) }, cut: removed.count, steps: plan.obsSteps,
-          damp: plan.damp, prior: plan.dampingPrior == .zero ? nil : plan.dampingPrior == .dense ? denseLevelTwo : module.levelTwo)
+          damp: plan.damp, prior: plan.dampingPrior == .zero ? nil : plan.dampingPrior == .dense ? unpruned.levelTwo : module.levelTwo)
       } catch {
         throw PruningError.reconstructionFailed(layer: layer, module: "\(M.name) \(M.linearNames.levelTwo) (stepwise removal)",
                                                 detail: error.description)
@@ -224,10 +224,8 @@ public struct PruningPipeline: Sendable {
     module = module.keeping(units: kept)
     if !removed.isEmpty {
       if plan.remedy, let levelTwoProblem {
-        let columns = module.columns(of: kept)
-        let prior = plan.dampingPrior == .dense
-          ? Linear(weight: denseLevelTwo.weight.selectingColumns(columns), bias: denseLevelTwo.bias) : module.levelTwo
-        module.levelTwo = try fitted(levelTwoProblem, keeping: columns, prior: prior,
+        let prior = plan.dampingPrior == .dense ? unpruned.keeping(units: kept).levelTwo : module.levelTwo
+        module.levelTwo = try fitted(levelTwoProblem, keeping: module.columns(of: kept), prior: prior,
                                      layer: layer, "\(M.name) \(M.linearNames.levelTwo) (remedy)")
       } else if plan.criterion == .flap, let statistics {
         module.levelTwo.bias = flapCompensation(before, removedColumns: module.columns(of: removed),
