@@ -57,6 +57,42 @@ public func accumulateGram(_ x: Matrix, into g: inout Matrix) {
   if symmetric { mirrorUpperToLower(&g) }
 }
 
+/// `G += X̃ᵀX̃` for X̃ = [X 1] (T×(K+1)) without forming X̃; G is (K+1)×(K+1). The K×K
+/// block is `accumulateGram`'s product (upper triangle only when G is exactly symmetric),
+/// the last row and column add X's column sums (in Double, rounded once), the corner T.
+/// Same sums as `accumulateGram(x.appendingOnesColumn(), …)` but for the order in which the
+/// last row's terms are added; no T×(K+1) copy.
+public func accumulateGramWithIntercept(_ x: Matrix, into g: inout Matrix) {
+  let k = x.columns
+  precondition(g.rows == k + 1 && g.columns == k + 1, "accumulateGramWithIntercept: X is \(x.shape), G is \(g.shape)")
+  let symmetric = isExactlySymmetric(g)
+  accumulateTransposedProduct(x, x, intoTopLeftOf: &g, upperOnly: symmetric)
+  let sums = columnSums(x)
+  for j in 0..<k {
+    g[j, k] += Float(sums[j])
+    g[k, j] += Float(sums[j])
+  }
+  g[k, k] += Float(x.rows)
+  if symmetric { mirrorUpperToLower(&g) }
+}
+
+/// `C += X̃ᵀY` for X̃ = [X 1] without forming X̃; C is (K+1)×N: the first K rows by the
+/// `accumulateCross` product, the last adds Y's column sums (in Double, rounded once).
+public func accumulateCrossWithIntercept(_ x: Matrix, _ y: Matrix, into c: inout Matrix) {
+  precondition(x.rows == y.rows, "accumulateCrossWithIntercept: X has \(x.rows) rows, Y has \(y.rows)")
+  precondition(c.rows == x.columns + 1 && c.columns == y.columns, "accumulateCrossWithIntercept: C is \(c.shape)")
+  accumulateTransposedProduct(x, y, intoTopLeftOf: &c, upperOnly: false)
+  let sums = columnSums(y)
+  for j in 0..<y.columns { c[x.columns, j] += Float(sums[j]) }
+}
+
+/// `Σ_t x[t, j]` per column, in Double, each column in row order.
+func columnSums(_ x: Matrix) -> [Double] {
+  var sums = [Double](repeating: 0, count: x.columns), squares = sums
+  columnMomentsKernel(x.storage, rows: x.rows, columns: x.columns, sums: &sums, squares: &squares)
+  return sums
+}
+
 /// `C += XᵀY` for row blocks X (T×K) and Y (T×N); C is K×N.
 public func accumulateCross(_ x: Matrix, _ y: Matrix, into c: inout Matrix) {
   precondition(x.rows == y.rows, "accumulateCross: X has \(x.rows) rows, Y has \(y.rows)")

@@ -35,9 +35,13 @@ public struct LeastSquares: Sendable {
   public mutating func accumulate(x: Matrix, y: Matrix) {
     precondition(x.columns == inputWidth && y.columns == outputWidth && x.rows == y.rows,
                  "LeastSquares: X \(x.shape), Y \(y.shape), expected (T, \(inputWidth)) and (T, \(outputWidth))")
-    let xt = intercept ? x.appendingOnesColumn() : x
-    accumulateGram(xt, into: &gram)
-    accumulateCross(xt, y, into: &cross)
+    if intercept {
+      accumulateGramWithIntercept(x, into: &gram)
+      accumulateCrossWithIntercept(x, y, into: &cross)
+    } else {
+      accumulateGram(x, into: &gram)
+      accumulateCross(x, y, into: &cross)
+    }
     rowCount += x.rows
   }
 
@@ -56,7 +60,7 @@ public struct LeastSquares: Sendable {
                  "LeastSquares: X \(x.shape), X_d \(xd.shape), linear \(linear.weight.shape)")
     let xt = intercept ? x.appendingOnesColumn() : x
     let xdt = linear.bias == nil ? xd : xd.appendingOnesColumn()
-    accumulateGram(xt, into: &gram)
+    if intercept { accumulateGramWithIntercept(x, into: &gram) } else { accumulateGram(x, into: &gram) }
     var inner = Matrix(rows: xt.columns, columns: xdt.columns)
     accumulateCross(xt, xdt, into: &inner)
     let stacked = linear.bias.map { b in concatenateColumns([linear.weight, Matrix(rows: b.count, columns: 1, storage: b)]) }

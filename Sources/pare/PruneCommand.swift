@@ -175,8 +175,11 @@ enum PruneCommand {
       phases.append(PruningReport.Phase(name: name, seconds: Date().timeIntervalSince(mark)))
       mark = Date()
     }
-    if writesGGUF {  // refuse a bad target before minutes of pruning
+    // Refuse a bad target before minutes of pruning (the writers check again).
+    if writesGGUF {
       try GGUFExporter.checkTarget(URL(fileURLWithPath: out), overwrite, modelPath)
+    } else {
+      try ModelWriter(overwrite: overwrite, inputPath: modelPath).checkTarget(URL(fileURLWithPath: out))
     }
     progress.report("loading \(modelPath)", final: true)
     let loaded = try ModelLoader.load(path: modelPath, allowNonFinite: args.allowNonFinite)

@@ -105,6 +105,22 @@ struct PruneCommandTests {
     }
   }
 
+  @Test("a non-empty output folder is refused before any work, and left as it was")
+  func refusesNonEmptyOutputFirst() throws {
+    let out = Self.temporaryFolder()
+    defer { try? FileManager.default.removeItem(at: out) }
+    try FileManager.default.createDirectory(at: out, withIntermediateDirectories: true)
+    let keep = out.appendingPathComponent("notes.txt")
+    try Data("mine".utf8).write(to: keep)
+    // The calibration file is missing too: the output error must come first, before loading.
+    let r = try CLI.run(["prune", TinyBytesModel.gguf, "--out", out.path, "--sparsity", "0.2",
+                         "--calibration", "/nonexistent.txt", "--format", "text"])
+    #expect(r.status == 1 && r.stderr.hasPrefix("error: output folder") && r.stderr.contains("not empty"), "\(r.stderr)")
+    #expect(r.stderr.split(separator: "\n").count == 1, "\(r.stderr)")
+    #expect(try FileManager.default.contentsOfDirectory(atPath: out.path) == ["notes.txt"])
+    #expect(try Data(contentsOf: keep) == Data("mine".utf8))
+  }
+
   @Test("a pruned folder can be pruned again, but never written over, even with --overwrite")
   func refusesToOverwriteInput() throws {
     let first = Self.temporaryFolder(), second = Self.temporaryFolder()

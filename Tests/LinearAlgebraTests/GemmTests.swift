@@ -137,4 +137,31 @@ struct GemmTests {
     accumulateCross(x, y, into: &c)
     Self.check(c, xt, y, transposeB: false, bias: nil, c0: c0)
   }
+
+  @Test("with an intercept, G += X̃ᵀX̃ and C += X̃ᵀY for X̃ = [X 1] without forming X̃",
+        arguments: [(1, 1, 1), (7, 3, 2), (45, 29, 13), (0, 5, 4), (5, 300, 270), (400, 40, 33)])
+  func gramAndCrossWithIntercept(shape: (Int, Int, Int)) {
+    let (t, k, n) = shape
+    var rng = SplitMix64(seed: UInt64(t * 1000 + k))
+    let x = Matrix.random(rows: t, columns: k, using: &rng)
+    let y = Matrix.random(rows: t, columns: n, using: &rng)
+    let xo = x.appendingOnesColumn(), xot = xo.transposed()
+    // Symmetric start: upper triangle, intercept row and column, mirrored.
+    var sym = Matrix(rows: k + 1, columns: k + 1)
+    for i in 0...k { for j in 0...i { let v = rng.nextFloat(in: -1...1); sym[i, j] = v; sym[j, i] = v } }
+    var g = sym
+    accumulateGramWithIntercept(x, into: &g)
+    Self.check(g, xot, xo, transposeB: false, bias: nil, c0: sym)
+    #expect(g == g.transposed())
+    #expect(g[k, k] == sym[k, k] + Float(t))
+    // A general start: every element, the lower triangle included, is its own sum.
+    let general = Matrix.random(rows: k + 1, columns: k + 1, using: &rng)
+    var h = general
+    accumulateGramWithIntercept(x, into: &h)
+    Self.check(h, xot, xo, transposeB: false, bias: nil, c0: general)
+    let c0 = Matrix.random(rows: k + 1, columns: n, using: &rng)
+    var c = c0
+    accumulateCrossWithIntercept(x, y, into: &c)
+    Self.check(c, xot, y, transposeB: false, bias: nil, c0: c0)
+  }
 }

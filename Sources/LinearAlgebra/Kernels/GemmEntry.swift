@@ -47,6 +47,26 @@ func gemmMatrices(_ a: Matrix, transposeA: Bool, _ b: Matrix, transposeB: Bool,
   }
 }
 
+/// `C[0..<K, 0..<N] += AᵀB` for A (T×K) and B (T×N) into the top-left block of a C with at
+/// least K rows and N columns (its row stride stays `c.columns`): the packed kernel, as
+/// `gemmMatrices(a, transposeA: true, b, …)` runs it on a K×N C.
+func accumulateTransposedProduct(_ a: Matrix, _ b: Matrix, intoTopLeftOf c: inout Matrix, upperOnly: Bool) {
+  let m = a.columns, n = b.columns, k = a.rows
+  precondition(b.rows == k && c.rows >= m && c.columns >= n, "AᵀB: A \(a.shape), B \(b.shape), C \(c.shape)")
+  if m == 0 || n == 0 { return }
+  let ldc = c.columns
+  a.storage.withUnsafeBufferPointer { aBuf in
+    b.storage.withUnsafeBufferPointer { bBuf in
+      c.storage.withUnsafeMutableBufferPointer { cBuf in
+        let dummy = UnsafePointer<Float>(bitPattern: 64)!  // empty storages (k = 0): never read
+        gemmPacked(m: m, n: n, k: k, a: StridedOperand(base: aBuf.baseAddress ?? dummy, rowStride: 1, columnStride: m),
+                   b: StridedOperand(base: bBuf.baseAddress ?? dummy, rowStride: n, columnStride: 1),
+                   c: cBuf.baseAddress!, ldc: ldc, accumulate: true, bias: nil, upperOnly: upperOnly)
+      }
+    }
+  }
+}
+
 @inline(__always)
 private func withOptionalPointer<R>(_ x: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
   guard let x else { return body(nil) }

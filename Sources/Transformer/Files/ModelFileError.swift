@@ -35,7 +35,7 @@ public enum ModelFileError: Error, Equatable, Sendable, CustomStringConvertible 
     case let .missingTensor(name): return "the model has no tensor '\(name)', which its config requires"
     case let .shapeMismatch(tensor, expected, actual):
       return "tensor '\(tensor)' has shape \(actual), but the config implies \(expected)"
-    case let .outputExists(path): return "output folder \(path) exists and is not empty (pass overwrite to replace it)"
+    case let .outputExists(path): return "output folder \(path) exists and is not empty (pass --overwrite to replace it)"
     case let .outputIsInput(path): return "refusing to write over the input model at \(path)"
     case let .writeFailed(path, detail): return "could not write \(path): \(detail)"
     case let .nonFiniteWeight(tensor, index, value):

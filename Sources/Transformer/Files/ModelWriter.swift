@@ -51,12 +51,11 @@ public struct ModelWriter: Sendable {
     self.allowNonFinite = allowNonFinite
   }
 
-  /// Writes `model` to the folder `target`.
-  /// - Throws: `ModelFileError.outputIsInput`, `.outputExists` (also when another process
-  ///   creates the target meanwhile), `.nonFiniteWeight`, `.writeFailed`; nothing is left
-  ///   behind on failure and an existing target is untouched.
-  public func write(_ model: Model, to target: URL) throws {
-    let fm = FileManager.default
+  /// Resolves and checks the target folder before any work: not the input (nor a folder
+  /// holding it), not a file, empty or absent unless `overwrite`. `write` checks again.
+  /// - Throws: `ModelFileError.outputIsInput`, `.outputExists`.
+  @discardableResult
+  public func checkTarget(_ target: URL) throws -> URL {
     let targetURL = target.standardizedFileURL.resolvingSymlinksInPath()
     if let inputPath {
       let input = URL(fileURLWithPath: inputPath).standardizedFileURL.resolvingSymlinksInPath().path
@@ -66,12 +65,20 @@ public struct ModelWriter: Sendable {
       }
     }
     var isDirectory = false
-    let exists = fm.fileExists(atPath: targetURL.path, isDirectory: &isDirectory)
-    if exists {
+    if FileManager.default.fileExists(atPath: targetURL.path, isDirectory: &isDirectory) {
       guard isDirectory else { throw ModelFileError.outputExists(path: target.path) }
-      let contents = (try? fm.contentsOfDirectory(atPath: targetURL.path)) ?? []
+      let contents = (try? FileManager.default.contentsOfDirectory(atPath: targetURL.path)) ?? []
       guard contents.isEmpty || overwrite else { throw ModelFileError.outputExists(path: target.path) }
     }
+    return targetURL
+  }
+
+  /// Writes `model` to the folder `target`.
+  /// - Throws: `ModelFileError.outputIsInput`, `.outputExists` (also when another process
+  ///   creates the target meanwhile), `.nonFiniteWeight`, `.writeFailed`; nothing is left
+  ///   behind on failure and an existing target is untouched.
+  public func write(_ model: Model, to target: URL) throws {
+    let targetURL = try checkTarget(target)
     var files: [(String, Data?)] = []
     for (name, data) in tokenizerFiles.sorted(by: { $0.key < $1.key }) + extraFiles.sorted(by: { $0.key < $1.key }) {
       guard SafetensorsCollection.isPlainFileName(name), name != "config.json", name != "model.safetensors",

@@ -189,16 +189,18 @@ public struct TransformerLayer: Sendable {
     let inner: [Float]
     let act = activation
     if let gateLinear = weights.gate {
-      let gate = matmulTransposed(x, gateLinear.weight, bias: gateLinear.bias)
+      var gate = matmulTransposed(x, gateLinear.weight, bias: gateLinear.bias)
       precondition(gate.rows == up.rows && gate.columns == up.columns, "gate and up widths differ")
-      let g = gate.storage
-      inner = parallelPieces(u.count) { range in
-        switch act {
-        case .silu: return gatedPiece(g, u, range) { silu($0) }
-        case .geluTanh: return gatedPiece(g, u, range) { geluTanh($0) }
-        }
-      }
       if request.mlpLevelOne { observations.gate = gate }
+      switch act {
+      case .silu:
+        // In place, 16 lanes at a time (the runtime's vector exp); a copy only when observed.
+        siluGateInPlace(&gate.storage, u)
+        inner = gate.storage
+      case .geluTanh:
+        let g = gate.storage
+        inner = parallelPieces(u.count) { range in gatedPiece(g, u, range) { geluTanh($0) } }
+      }
     } else {
       inner = parallelPieces(u.count) { range in
         switch act {
