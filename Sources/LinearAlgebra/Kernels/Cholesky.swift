@@ -32,17 +32,16 @@ func choleskyInPlace(_ a: inout [Double], n: Int) -> (column: Int, pivot: Double
           m[i * n + j] = s / ljj
         }
       }
-      // 2. Panel below: L21 = A21·L11⁻ᵀ, row by row (rows are independent).
+      // 2. Panel below: L21 = A21·L11⁻ᵀ, rows independent, 16 rows per vector lane group.
       let rowsBelow = n - k1
       let rowsPerTask = 32
       parallelFor(tasks: (rowsBelow + rowsPerTask - 1) / rowsPerTask) { t in
-        let i0 = k1 + t * rowsPerTask
-        for i in i0..<min(n, i0 + rowsPerTask) {
-          for j in k0..<k1 {
-            var s = m[i * n + j]
-            for p in k0..<j { s -= m[i * n + p] * m[j * n + p] }
-            m[i * n + j] = s / m[j * n + j]
-          }
+        let i0 = k1 + t * rowsPerTask, i1 = min(n, i0 + rowsPerTask)
+        var i = i0
+        while i < i1 {
+          let rows = min(16, i1 - i)
+          panelRows(m: m, n: n, k0: k0, kb: kb, i: i, rows: rows)
+          i += rows
         }
       }
       // 3. Trailing update A22 −= L21·L21ᵀ (lower part), with PT[p, j] = L[j, k0 + p].
@@ -52,12 +51,7 @@ func choleskyInPlace(_ a: inout [Double], n: Int) -> (column: Int, pivot: Double
         parallelFor(tasks: (rowsBelow + rowsPerUpdate - 1) / rowsPerUpdate) { t in
           let i0 = k1 + t * rowsPerUpdate
           let i1 = min(n, i0 + rowsPerUpdate)
-          var i = i0
-          while i < i1 {
-            let rows = min(4, i1 - i)
-            syrkRows(m: m, n: n, panelT: pt, k0: k0, kb: kb, i: i, rows: rows, j0: k1)
-            i += rows
-          }
+          syrkRows(m: m, n: n, panelT: pt, k0: k0, kb: kb, i: i0, rows: i1 - i0, j0: k1)
         }
       }
     }
@@ -66,8 +60,38 @@ func choleskyInPlace(_ a: inout [Double], n: Int) -> (column: Int, pivot: Double
   }
 }
 
-/// For rows i ..< i+rows (≤ 4): A[i, j] −= Σ_p L[i, k0+p]·PT[p, j] for j0 ≤ j ≤ i (lower part;
+/// For rows i ..< i+rows (≤ 16) of the panel below block k0: solves L[i, k0+j] (j < kb) from
+///
+/// ```
+/// L[i, k0+j] = (A[i, k0+j] − Σ_{p<j} L[i, k0+p]·L[k0+j, k0+p]) / L[k0+j, k0+j]
+/// ```
+/// one row per lane of a SIMD16<Double>: each row gets the scalar loop's operations in the
+/// scalar loop's order (a product, then a difference), 16 rows at once.
+@inline(__always)
+private func panelRows(m: UnsafeMutablePointer<Double>, n: Int, k0: Int, kb: Int, i: Int, rows: Int) {
+  withUnsafeTemporaryAllocation(of: SIMD16<Double>.self, capacity: kb) { buffer in
+    let x = buffer.baseAddress!
+    for j in 0..<kb {
+      var v = SIMD16<Double>()  // lanes past `rows` stay 0 (and solve to 0)
+      for r in 0..<rows { v[r] = m[(i + r) * n + k0 + j] }
+      x[j] = v
+    }
+    for j in 0..<kb {
+      let lj = m + (k0 + j) * n + k0  // row j of the diagonal block's L
+      var s = x[j]
+      for p in 0..<j { s -= x[p] * SIMD16(repeating: lj[p]) }
+      x[j] = s / SIMD16(repeating: lj[j])
+    }
+    for j in 0..<kb {
+      let v = x[j]
+      for r in 0..<rows { m[(i + r) * n + k0 + j] = v[r] }
+    }
+  }
+}
+
+/// For rows i ..< i+rows (≤ 8): A[i, j] −= Σ_p L[i, k0+p]·PT[p, j] for j0 ≤ j ≤ i (lower part;
 /// 16-column vector blocks may also touch a few entries above the diagonal, which are unused).
+/// Eight rows share each 16-column load of PT (16 of the 32 vector registers accumulate).
 @inline(__always)
 private func syrkRows(m: UnsafeMutablePointer<Double>, n: Int, panelT: UnsafeMutablePointer<Double>,
                       k0: Int, kb: Int, i: Int, rows: Int, j0: Int) {
@@ -75,24 +99,32 @@ private func syrkRows(m: UnsafeMutablePointer<Double>, n: Int, panelT: UnsafeMut
   var j = j0
   while j + 16 <= jEnd {
     var c0 = SIMD16<Double>(), c1 = SIMD16<Double>(), c2 = SIMD16<Double>(), c3 = SIMD16<Double>()
+    var c4 = SIMD16<Double>(), c5 = SIMD16<Double>(), c6 = SIMD16<Double>(), c7 = SIMD16<Double>()
     var src = UnsafeRawPointer(panelT + j)
+    // Rows past `rows` repeat row 0: computed, never stored.
     let r0 = m + i * n + k0
     let r1 = rows > 1 ? r0 + n : r0, r2 = rows > 2 ? r0 + 2 * n : r0, r3 = rows > 3 ? r0 + 3 * n : r0
+    let r4 = rows > 4 ? r0 + 4 * n : r0, r5 = rows > 5 ? r0 + 5 * n : r0
+    let r6 = rows > 6 ? r0 + 6 * n : r0, r7 = rows > 7 ? r0 + 7 * n : r0
     for p in 0..<kb {
       let v = src.loadUnaligned(as: SIMD16<Double>.self)
       #if PARE_FMA
       c0.addProduct(SIMD16(repeating: r0[p]), v); c1.addProduct(SIMD16(repeating: r1[p]), v)
       c2.addProduct(SIMD16(repeating: r2[p]), v); c3.addProduct(SIMD16(repeating: r3[p]), v)
+      c4.addProduct(SIMD16(repeating: r4[p]), v); c5.addProduct(SIMD16(repeating: r5[p]), v)
+      c6.addProduct(SIMD16(repeating: r6[p]), v); c7.addProduct(SIMD16(repeating: r7[p]), v)
       #else
       c0 += SIMD16(repeating: r0[p]) * v; c1 += SIMD16(repeating: r1[p]) * v
       c2 += SIMD16(repeating: r2[p]) * v; c3 += SIMD16(repeating: r3[p]) * v
+      c4 += SIMD16(repeating: r4[p]) * v; c5 += SIMD16(repeating: r5[p]) * v
+      c6 += SIMD16(repeating: r6[p]) * v; c7 += SIMD16(repeating: r7[p]) * v
       #endif
       src += n * 8
     }
-    let acc = [c0, c1, c2, c3]
     for r in 0..<rows {
       let dst = UnsafeMutableRawPointer(m + (i + r) * n + j)
-      dst.storeBytes(of: dst.loadUnaligned(as: SIMD16<Double>.self) - acc[r], as: SIMD16<Double>.self)
+      let acc = r < 4 ? (r == 0 ? c0 : r == 1 ? c1 : r == 2 ? c2 : c3) : (r == 4 ? c4 : r == 5 ? c5 : r == 6 ? c6 : c7)
+      dst.storeBytes(of: dst.loadUnaligned(as: SIMD16<Double>.self) - acc, as: SIMD16<Double>.self)
     }
     j += 16
   }
