@@ -84,12 +84,15 @@ func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
   let kcMax = (k + kBlocks - 1) / kBlocks
   let mPanels = (m + mr - 1) / mr
   let nTiles = (n + gemmNT - 1) / gemmNT
-  // Enough tasks to balance two busy cores; M is cut into chunks of whole panels, ≥ 16 panels.
-  let mChunks = max(1, min((mPanels + 15) / 16, (12 + nTiles - 1) / nTiles))
-  let tasks = mChunks * nTiles
-  let direct = nTiles == 1
   let serial = m.multipliedReportingOverflow(by: n).partialValue.multipliedReportingOverflow(by: k)
   let threadCap = !serial.overflow && serial.partialValue < gemmSerialBelow ? 1 : nil
+  // Enough tasks to balance two busy cores; M is cut into chunks of whole panels, ≥ 16 panels.
+  // Every M chunk packs its own copy of each B block, so one thread takes a single chunk (which
+  // rows a task covers never changes any element's arithmetic).
+  let oneThread = threadCap == 1 || Parallelism.effectiveThreads == 1
+  let mChunks = oneThread ? 1 : max(1, min((mPanels + 15) / 16, (12 + nTiles - 1) / nTiles))
+  let tasks = mChunks * nTiles
+  let direct = nTiles == 1
 
   nonisolated(unsafe) let opA = a
   nonisolated(unsafe) let opB = b
