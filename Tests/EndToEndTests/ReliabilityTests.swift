@@ -291,6 +291,32 @@ struct ReliabilityTests {
     #expect(Self.entries(dir).isEmpty, "left behind: \(Self.entries(dir))")
   }
 
+  @Test("a GGUF export's staging file carries its PID and survives another pare cleaning the same folder")
+  func exportStagingSurvivesCleanup() throws {
+    let dir = try Self.scratch()
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let gguf = dir.appendingPathComponent("m.gguf")
+    let export = try Self.start(["export", TinyBytesModel.gguf, "--out", gguf.path, "--type", "f32"], in: dir, tag: "export",
+                                environment: Self.stall)
+    // Wait for the finished staging file (the export then sleeps 1.5 s before its rename).
+    var staged: [String] = []
+    for _ in 0..<200 where staged.isEmpty {
+      usleep(10_000)
+      staged = Self.entries(dir).filter { $0.hasPrefix(".m.gguf.pare-tmp-") }
+    }
+    #expect(staged.count == 1 && staged.allSatisfy { $0.hasPrefix(".m.gguf.pare-tmp-\(export.processIdentifier)-") },
+            "staging names: \(staged)")
+    // Another writer into the same folder removes the staging files of dead processes only.
+    let prune = try CLI.run(["prune", TinyBytesModel.gguf, "--out", dir.appendingPathComponent("p").path,
+                             "--sparsity", "0.25", "--criterion", "l2"])
+    #expect(prune.status == 0, "\(prune.stderr)")
+    export.waitUntilExit()
+    let err = try String(contentsOf: dir.appendingPathComponent("export.err"), encoding: .utf8)
+    #expect(export.terminationStatus == 0, "export: \(err)")
+    #expect(try CLI.run(["inspect", gguf.path]).status == 0)
+    #expect(Self.entries(dir).filter { $0.contains(".pare-tmp-") }.isEmpty, "leftovers: \(Self.entries(dir))")
+  }
+
   @Test("two processes writing the same --out: one complete result, never a mix")
   func racingWriters() throws {
     let dir = try Self.scratch()

@@ -314,10 +314,12 @@ public enum GGUFExporter {
   }
 
   /// Creates a temporary file beside `url` ("x": it must not exist), lets `body` fill it,
-  /// and renames it to `url`. Returns the file's size.
+  /// and renames it to `url`. Returns the file's size. The temporary name is AtomicOutput's
+  /// staging name, which carries this process's PID: another pare writing into the same
+  /// folder removes only the staging files of processes that are gone, never this one.
   static func writeAtomically(to url: URL, displayPath: String, _ body: (Output) throws -> Void) throws -> Int {
     let parent = url.deletingLastPathComponent()
-    let temp = parent.appendingPathComponent(".\(url.lastPathComponent).pare-tmp-\(UUID().uuidString)")
+    let temp = AtomicOutput.stagingURL(for: url)
     guard let stream = fopen(temp.path, "wbx") else {
       throw ExportError.writeFailed(path: displayPath, detail: "cannot create a file in \(parent.path)")
     }
@@ -332,6 +334,7 @@ public enum GGUFExporter {
       guard output.ok, flushed, closed else {
         throw ExportError.writeFailed(path: displayPath, detail: "write error (disk full?)")
       }
+      if AtomicOutput.stallBeforeCommit > 0 { usleep(AtomicOutput.stallBeforeCommit * 1000) }
       guard rename(temp.path, url.path) == 0 else {
         throw ExportError.writeFailed(path: displayPath, detail: "cannot rename the temporary file into place")
       }
