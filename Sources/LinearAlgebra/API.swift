@@ -79,17 +79,35 @@ public func accumulateGramWithIntercept(_ x: Matrix, into g: inout Matrix) {
 /// `C += X̃ᵀY` for X̃ = [X 1] without forming X̃; C is (K+1)×N: the first K rows by the
 /// `accumulateCross` product, the last adds Y's column sums (in Double, rounded once).
 public func accumulateCrossWithIntercept(_ x: Matrix, _ y: Matrix, into c: inout Matrix) {
-  precondition(x.rows == y.rows, "accumulateCrossWithIntercept: X has \(x.rows) rows, Y has \(y.rows)")
-  precondition(c.rows == x.columns + 1 && c.columns == y.columns, "accumulateCrossWithIntercept: C is \(c.shape)")
+  accumulateCross(x, appendingOnes: true, y, appendingOnes: false, into: &c)
+}
+
+/// `C += X̃ᵀỸ` for X̃ = [X 1] when `onesX` (else X) and Ỹ = [Y 1] when `onesY` (else Y),
+/// without forming either; C is (K+onesX)×(N+onesY). The K×N block is `accumulateCross`'s
+/// product; an intercept row adds Y's column sums, an intercept column X's (in Double,
+/// rounded once), and the corner, when both, the row count T.
+public func accumulateCross(_ x: Matrix, appendingOnes onesX: Bool, _ y: Matrix, appendingOnes onesY: Bool,
+                            into c: inout Matrix) {
+  let (k, n) = (x.columns, y.columns)
+  precondition(x.rows == y.rows, "accumulateCross: X has \(x.rows) rows, Y has \(y.rows)")
+  precondition(c.rows == k + (onesX ? 1 : 0) && c.columns == n + (onesY ? 1 : 0),
+               "accumulateCross: X is \(x.shape), Y is \(y.shape), C is \(c.shape)")
   accumulateTransposedProduct(x, y, intoTopLeftOf: &c, upperOnly: false)
-  let sums = columnSums(y)
-  for j in 0..<y.columns { c[x.columns, j] += Float(sums[j]) }
+  if onesX {
+    let sums = columnSums(y)
+    for j in 0..<n { c[k, j] += Float(sums[j]) }
+  }
+  if onesY {
+    let sums = columnSums(x)
+    for i in 0..<k { c[i, n] += Float(sums[i]) }
+  }
+  if onesX && onesY { c[k, n] += Float(x.rows) }
 }
 
 /// `Σ_t x[t, j]` per column, in Double, each column in row order.
 func columnSums(_ x: Matrix) -> [Double] {
-  var sums = [Double](repeating: 0, count: x.columns), squares = sums
-  columnMomentsKernel(x.storage, rows: x.rows, columns: x.columns, sums: &sums, squares: &squares)
+  var sums = [Double](repeating: 0, count: x.columns)
+  columnSumsKernel(x.storage, rows: x.rows, columns: x.columns, sums: &sums)
   return sums
 }
 

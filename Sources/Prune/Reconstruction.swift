@@ -58,11 +58,10 @@ public struct LeastSquares: Sendable {
     precondition(x.columns == inputWidth && linear.outputCount == outputWidth && x.rows == xd.rows
                    && xd.columns == linear.inputCount,
                  "LeastSquares: X \(x.shape), X_d \(xd.shape), linear \(linear.weight.shape)")
-    let xt = intercept ? x.appendingOnesColumn() : x
-    let xdt = linear.bias == nil ? xd : xd.appendingOnesColumn()
     if intercept { accumulateGramWithIntercept(x, into: &gram) } else { accumulateGram(x, into: &gram) }
-    var inner = Matrix(rows: xt.columns, columns: xdt.columns)
-    accumulateCross(xt, xdt, into: &inner)
+    let targetBias = linear.bias != nil
+    var inner = Matrix(rows: x.columns + (intercept ? 1 : 0), columns: xd.columns + (targetBias ? 1 : 0))
+    accumulateCross(x, appendingOnes: intercept, xd, appendingOnes: targetBias, into: &inner)
     let stacked = linear.bias.map { b in concatenateColumns([linear.weight, Matrix(rows: b.count, columns: 1, storage: b)]) }
       ?? linear.weight
     add(&cross, matmulTransposed(inner, stacked))

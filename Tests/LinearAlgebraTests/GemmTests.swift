@@ -163,5 +163,15 @@ struct GemmTests {
     var c = c0
     accumulateCrossWithIntercept(x, y, into: &c)
     Self.check(c, xot, y, transposeB: false, bias: nil, c0: c0)
+    // Ones on either side or both: C += X̃ᵀỸ against the formed copies.
+    let yo = y.appendingOnesColumn()
+    for (onesX, onesY) in [(false, true), (true, true), (false, false)] {
+      let left = onesX ? xo : x, right = onesY ? yo : y
+      let d0 = Matrix.random(rows: left.columns, columns: right.columns, using: &rng)
+      var d = d0
+      accumulateCross(x, appendingOnes: onesX, y, appendingOnes: onesY, into: &d)
+      Self.check(d, left.transposed(), right, transposeB: false, bias: nil, c0: d0)
+      if onesX && onesY { #expect(d[k, n] == d0[k, n] + Float(t)) }
+    }
   }
 }

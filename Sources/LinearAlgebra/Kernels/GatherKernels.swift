@@ -53,14 +53,28 @@ func appendOnesKernel(_ source: [Float], rows m: Int, columns n: Int) -> [Float]
 /// `sums[j] += Σ_t x[t, j]`, `squares[j] += Σ_t x[t, j]²` over the first `rows` rows, in
 /// Double, each column in row order; columns are split across cores.
 func columnMomentsKernel(_ x: [Float], rows: Int, columns w: Int, sums: inout [Double], squares: inout [Double]) {
+  squares.withUnsafeMutableBufferPointer { q in
+    columnPass(x, rows: rows, columns: w, sums: &sums, squares: q.baseAddress)
+  }
+}
+
+/// `sums[j] += Σ_t x[t, j]` over the first `rows` rows, in Double, each column in row order.
+func columnSumsKernel(_ x: [Float], rows: Int, columns w: Int, sums: inout [Double]) {
+  columnPass(x, rows: rows, columns: w, sums: &sums, squares: nil)
+}
+
+/// One pass down the columns, split across cores in fixed column blocks (so the sums do not
+/// depend on the thread count): sums, and sums of squares when `squares` is given.
+private func columnPass(_ x: [Float], rows: Int, columns w: Int, sums: inout [Double],
+                        squares: UnsafeMutablePointer<Double>?) {
   guard rows > 0 && w > 0 else { return }
   let blocks = max(1, min(16, w / 64))
   sums.withUnsafeMutableBufferPointer { s in
-    squares.withUnsafeMutableBufferPointer { q in
-      x.withPointer { p, _ in
-        nonisolated(unsafe) let (sp, qp, xp) = (s.baseAddress!, q.baseAddress!, p)
-        parallelFor(tasks: blocks) { b in
-          let j0 = w * b / blocks, j1 = w * (b + 1) / blocks
+    x.withPointer { p, _ in
+      nonisolated(unsafe) let (sp, qp, xp) = (s.baseAddress!, squares, p)
+      parallelFor(tasks: blocks) { b in
+        let j0 = w * b / blocks, j1 = w * (b + 1) / blocks
+        if let qp {
           for t in 0..<rows {
             let row = xp + t * w
             for j in j0..<j1 {
@@ -68,6 +82,11 @@ func columnMomentsKernel(_ x: [Float], rows: Int, columns w: Int, sums: inout [D
               sp[j] += v
               qp[j] += v * v
             }
+          }
+        } else {
+          for t in 0..<rows {
+            let row = xp + t * w
+            for j in j0..<j1 { sp[j] += Double(row[j]) }
           }
         }
       }
