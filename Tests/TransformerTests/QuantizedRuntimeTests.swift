@@ -72,9 +72,51 @@ struct QuantizedKernelTests {
       var fast = [Float](repeating: .nan, count: k), reference = [Float](repeating: .nan, count: k)
       for r in 0..<rows {
         fast.withUnsafeMutableBufferPointer { m.unpackRow(r, into: $0.baseAddress!) }
-        reference.withUnsafeMutableBufferPointer { m.dequantizeRow(r, into: $0.baseAddress!) }
+        // The reference block decoder on the stored row bytes (not the interleaved Q4_0 copy).
+        reference.withUnsafeMutableBufferPointer {
+          dequantizeBlocks(type, m.row(r), blockCount: k / type.blockSize, into: $0.baseAddress!)
+        }
+        #expect(fast.map(\.bitPattern) == reference.map(\.bitPattern), "\(type.name) \(rows)×\(k) row \(r)")
+        fast.withUnsafeMutableBufferPointer { m.dequantizeRow(r, into: $0.baseAddress!) }
         #expect(fast.map(\.bitPattern) == reference.map(\.bitPattern), "\(type.name) \(rows)×\(k) row \(r)")
       }
+    }
+  }
+
+  @Test("Q4_0's interleaved copy holds the stored rows: 16 to a group, the last group padded with zeros",
+        arguments: [(1, 32), (15, 64), (16, 32), (17, 96), (40, 32)])
+  func interleavedQ4_0(shape: (Int, Int)) {
+    let (rows, k) = shape
+    var rng = SplitMix64(seed: UInt64(rows * 100 + k))
+    let m = QuantizedMatrix.quantizing(Matrix.random(rows: rows, columns: k, scale: 2, using: &rng), as: .q4_0)
+    guard let w = m.interleaved else { Issue.record("no interleaved copy"); return }
+    let blocks = k / 32, groups = (rows + 15) / 16
+    for g in 0..<groups {
+      for b in 0..<blocks {
+        let p = w + (g * blocks + b) * 288
+        for l in 0..<16 {
+          let r = 16 * g + l
+          let scale = p.loadUnaligned(fromByteOffset: 2 * l, as: UInt16.self)
+          let bytes = (0..<16).map { p.load(fromByteOffset: 32 + 16 * $0 + l, as: UInt8.self) }
+          if r < rows {
+            let row = m.row(r) + 18 * b
+            #expect(scale == row.loadUnaligned(as: UInt16.self), "row \(r) block \(b) scale")
+            #expect(bytes == (0..<16).map { row.load(fromByteOffset: 2 + $0, as: UInt8.self) }, "row \(r) block \(b)")
+          } else {
+            #expect(scale == 0 && bytes.allSatisfy { $0 == 0x88 }, "padding row \(r)")
+          }
+        }
+      }
+    }
+    // Every row through the interleaved product: each one's own dot product, whatever group it is in.
+    let x = (0..<k).map { _ in rng.nextFloat(in: -2...2) }
+    let (want, magnitude) = referenceProduct(m.dequantized(), x)
+    var got = [Float](repeating: .nan, count: rows)
+    x.withUnsafeBufferPointer { xp in
+      InterleavedQ4_0.product(w, rows: rows, blocks: blocks, xp.baseAddress!, groups: 0..<groups) { got[$0] = $1 }
+    }
+    for r in 0..<rows {
+      #expect(abs(Double(got[r]) - want[r]) <= dotTolerance(k: k, magnitude: magnitude[r]), "row \(r)")
     }
   }
 

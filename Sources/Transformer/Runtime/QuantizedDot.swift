@@ -406,6 +406,12 @@ extension QuantizedMatrix {
   /// Row `r` · x (x holds `columns` floats).
   public func dot(row r: Int, _ x: UnsafePointer<Float>) -> Float {
     let k = columns
+    if interleaved != nil {
+      return withUnsafeTemporaryAllocation(of: Float.self, capacity: max(k, 1)) { buffer in
+        dequantizeRow(r, into: buffer.baseAddress!)
+        return dotF32(UnsafeRawPointer(buffer.baseAddress!), x, k)
+      }
+    }
     return withRowDot(type) { $0(row(r), x, k) }
   }
 
@@ -415,8 +421,13 @@ extension QuantizedMatrix {
     precondition(bias == nil || bias!.count == rows, "bias length")
     var y = [Float](repeating: 0, count: rows)
     x.withUnsafeBufferPointer { xp in
-      productRows(type, row(0), rowByteCount: rowByteCount, rows: rows, columns: columns, xp.baseAddress!,
-                  start: 0, end: rows) { r, v in y[r] = v + (bias?[r] ?? 0) }
+      if let interleaved {
+        InterleavedQ4_0.product(interleaved, rows: rows, blocks: columns / 32, xp.baseAddress!,
+                                groups: 0..<((rows + 15) / 16)) { r, v in y[r] = v + (bias?[r] ?? 0) }
+      } else {
+        productRows(type, row(0), rowByteCount: rowByteCount, rows: rows, columns: columns, xp.baseAddress!,
+                    start: 0, end: rows) { r, v in y[r] = v + (bias?[r] ?? 0) }
+      }
     }
     return y
   }

@@ -43,6 +43,8 @@ final class FloatBuffer: @unchecked Sendable {
 struct GemvPiece: @unchecked Sendable {
   var type: GGMLType
   var weights: UnsafeRawPointer
+  /// A Q4_0 matrix's interleaved rows (then `start` is a multiple of 16).
+  var interleaved: UnsafeRawPointer?
   var rowByteCount: Int
   var columns: Int
   var rows: Int
@@ -55,10 +57,17 @@ struct GemvPiece: @unchecked Sendable {
 
   func run() {
     let (bias, y, accumulate) = (self.bias, self.y, self.accumulate)
-    productRows(type, weights, rowByteCount: rowByteCount, rows: rows, columns: columns, x, start: start, end: end) { r, dot in
+    @inline(__always) func store(_ r: Int, _ dot: Float) {
       var v = dot
       if let bias { v += bias[r] }
       if accumulate { y[r] += v } else { y[r] = v }
+    }
+    if let interleaved {
+      let g = InterleavedQ4_0.groupRows
+      InterleavedQ4_0.product(interleaved, rows: rows, blocks: columns / 32, x,
+                              groups: (start / g)..<((end + g - 1) / g), store: store)
+    } else {
+      productRows(type, weights, rowByteCount: rowByteCount, rows: rows, columns: columns, x, start: start, end: end, store: store)
     }
   }
 }
@@ -80,10 +89,10 @@ struct GemvPlan: @unchecked Sendable {
   private var owners: [AnyObject] = []
 
   /// Cuts the rows of each job into pieces of about `totalRows / (4 · threads)` rows
-  /// (16 to 256), so the atomic task counter balances a slower core.
+  /// (16 to 256, a multiple of 16: interleaved Q4_0 groups stay whole), so the atomic task counter balances a slower core.
   init(_ jobs: [GemvJob], threads: Int) {
     let total = jobs.reduce(0) { $0 + $1.matrix.rows }
-    let size = max(16, min(256, total / max(1, 4 * threads))) / 4 * 4  // pieces start at multiples of 4
+    let size = max(16, min(256, total / max(1, 4 * threads))) / 16 * 16  // pieces start at multiples of 16
     for job in jobs {
       let m = job.matrix
       owners.append(m)
@@ -91,7 +100,7 @@ struct GemvPlan: @unchecked Sendable {
       var start = 0
       while start < m.rows {
         let end = min(m.rows, start + size)
-        pieces.append(GemvPiece(type: m.type, weights: m.row(0), rowByteCount: m.rowByteCount, columns: m.columns,
+        pieces.append(GemvPiece(type: m.type, weights: m.row(0), interleaved: m.interleaved, rowByteCount: m.rowByteCount, columns: m.columns,
                                 rows: m.rows, start: start, end: end, x: job.x, y: job.y,
                                 bias: job.bias.map { UnsafePointer($0.pointer) }, accumulate: job.accumulate))
         start = end

@@ -5,6 +5,11 @@
 // K / blockSize whole blocks of the type's layout (Files/Dequantize.swift documents them),
 // rows stored one after another: row r starts at byte r · rowByteCount.
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
 import LinearAlgebra
 
 /// A row-major (R × K) matrix whose rows are stored as blocks of a ggml type.
@@ -21,6 +26,9 @@ public final class QuantizedMatrix: @unchecked Sendable {
   /// Bytes of one row: K / blockSize · blockByteCount.
   public let rowByteCount: Int
   let base: UnsafeRawPointer
+  /// Q4_0 only: the rows regrouped 16 at a time (InterleavedQ4_0.swift), which every product
+  /// and row read of the runtime uses; owned.
+  let interleaved: UnsafeRawPointer?
   private let ownsBytes: Bool
   private let owner: AnyObject?
 
@@ -42,8 +50,13 @@ public final class QuantizedMatrix: @unchecked Sendable {
     let copy = UnsafeMutableRawPointer.allocate(byteCount: max(rows * rowByteCount, 1), alignment: 64)
     if let source = bytes.baseAddress, bytes.count > 0 { copy.copyMemory(from: source, byteCount: bytes.count) }
     base = UnsafeRawPointer(copy)
+    interleaved = Self.interleave(type, base, rows: rows, columns: columns)
     ownsBytes = true
     owner = nil
+  }
+
+  private static func interleave(_ type: GGMLType, _ base: UnsafeRawPointer, rows: Int, columns: Int) -> UnsafeRawPointer? {
+    type == .q4_0 ? UnsafeRawPointer(InterleavedQ4_0.pack(base, rows: rows, blocks: columns / 32)) : nil
   }
 
   /// Borrows `rows · rowByteCount` bytes at `pointer`, which must stay valid and unchanged as
@@ -55,8 +68,25 @@ public final class QuantizedMatrix: @unchecked Sendable {
     self.columns = columns
     rowByteCount = columns / type.blockSize * type.blockByteCount
     base = pointer
+    interleaved = Self.interleave(type, pointer, rows: rows, columns: columns)
     ownsBytes = false
     self.owner = owner
+    if interleaved != nil { Self.releasePages(pointer, byteCount: rows * rowByteCount) }
+  }
+
+  /// Asks the kernel to reclaim the whole pages of `[pointer, pointer + byteCount)` now that
+  /// the runtime reads only the interleaved copy, so a mapped Q4_0 file is not resident twice.
+  /// `MADV_PAGEOUT` (Linux 5.4+) drops clean file pages and never discards data (anonymous
+  /// memory is swapped or stays), so a later read still sees the bytes; elsewhere, or where
+  /// the kernel refuses, nothing happens.
+  private static func releasePages(_ pointer: UnsafeRawPointer, byteCount: Int) {
+    #if os(Linux)
+    let page = max(1, Int(sysconf(Int32(_SC_PAGESIZE)))), madvisePageOut: Int32 = 21  // MADV_PAGEOUT
+    let start = (Int(bitPattern: pointer) + page - 1) / page * page
+    let end = (Int(bitPattern: pointer) + byteCount) / page * page
+    guard end > start, let address = UnsafeMutableRawPointer(bitPattern: start) else { return }
+    _ = madvise(address, end - start, madvisePageOut)
+    #endif
   }
 
   /// Stores the F32 matrix `m` as `type` with the quantisers of Files/Quantize.swift
@@ -66,23 +96,31 @@ public final class QuantizedMatrix: @unchecked Sendable {
     return bytes.withUnsafeBytes { QuantizedMatrix(type: type, rows: m.rows, columns: m.columns, bytes: $0) }
   }
 
-  deinit { if ownsBytes { UnsafeMutableRawPointer(mutating: base).deallocate() } }
+  deinit {
+    if ownsBytes { UnsafeMutableRawPointer(mutating: base).deallocate() }
+    interleaved.map { UnsafeMutableRawPointer(mutating: $0).deallocate() }
+  }
 
-  /// Bytes held.
+  /// Bytes of the stored rows (the interleaved copy of a Q4_0 matrix holds as many again,
+  /// rounded up to whole groups of 16 rows).
   public var byteCount: Int { rows * rowByteCount }
 
-  /// Pointer to the first block of row `r`.
+  /// Pointer to the first block of row `r` in the stored (row-major) layout.
   @inline(__always)
   func row(_ r: Int) -> UnsafeRawPointer { base + r * rowByteCount }
 
   /// Row `r` dequantised into `out` (K floats), by the reference block decoder.
   func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
-    dequantizeBlocks(type, row(r), blockCount: columns / type.blockSize, into: out)
+    if let interleaved {
+      InterleavedQ4_0.dequantizeRow(interleaved, row: r, blocks: columns / 32, into: out)
+    } else {
+      dequantizeBlocks(type, row(r), blockCount: columns / type.blockSize, into: out)
+    }
   }
 
   /// Row `r` dequantised into `out` in registers (the same values as `dequantizeRow`).
   func unpackRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
-    dequantizeRowVectorised(type, row(r), columns, into: out)
+    if interleaved != nil { dequantizeRow(r, into: out) } else { dequantizeRowVectorised(type, row(r), columns, into: out) }
   }
 
   /// The whole matrix dequantised to F32 (the reference the kernels are tested against).
