@@ -22,17 +22,18 @@ enum InterleavedQ4_0 {
   static let groupRows = 16
   static let groupBlockBytes = 288
 
+  /// Groups holding R rows (the last one padded).
+  static func groupCount(rows: Int) -> Int { (rows + groupRows - 1) / groupRows }
+
   /// Bytes of the layout for R rows of B blocks (R rounded up to whole groups).
-  static func byteCount(rows: Int, blocks: Int) -> Int {
-    (rows + groupRows - 1) / groupRows * blocks * groupBlockBytes
-  }
+  static func byteCount(rows: Int, blocks: Int) -> Int { groupCount(rows: rows) * blocks * groupBlockBytes }
 
   /// Regroups R row-major Q4_0 rows (`rowByteCount` = B · 18 bytes each) into a new
   /// 64-byte-aligned allocation the caller owns.
   static func pack(_ source: UnsafeRawPointer, rows: Int, blocks: Int) -> UnsafeMutableRawPointer {
     let count = byteCount(rows: rows, blocks: blocks), rowBytes = blocks * 18
     let out = UnsafeMutableRawPointer.allocate(byteCount: max(count, 1), alignment: 64)
-    for g in 0..<((rows + groupRows - 1) / groupRows) {
+    for g in 0..<groupCount(rows: rows) {
       for b in 0..<blocks {
         let dst = out + (g * blocks + b) * groupBlockBytes
         for l in 0..<groupRows {

@@ -423,7 +423,7 @@ extension QuantizedMatrix {
     x.withUnsafeBufferPointer { xp in
       if let interleaved {
         InterleavedQ4_0.product(interleaved, rows: rows, blocks: columns / 32, xp.baseAddress!,
-                                groups: 0..<((rows + 15) / 16)) { r, v in y[r] = v + (bias?[r] ?? 0) }
+                                groups: 0..<InterleavedQ4_0.groupCount(rows: rows)) { r, v in y[r] = v + (bias?[r] ?? 0) }
       } else {
         productRows(type, row(0), rowByteCount: rowByteCount, rows: rows, columns: columns, xp.baseAddress!,
                     start: 0, end: rows) { r, v in y[r] = v + (bias?[r] ?? 0) }

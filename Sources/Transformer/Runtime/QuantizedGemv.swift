@@ -63,9 +63,8 @@ struct GemvPiece: @unchecked Sendable {
       if accumulate { y[r] += v } else { y[r] = v }
     }
     if let interleaved {
-      let g = InterleavedQ4_0.groupRows
       InterleavedQ4_0.product(interleaved, rows: rows, blocks: columns / 32, x,
-                              groups: (start / g)..<((end + g - 1) / g), store: store)
+                              groups: (start / InterleavedQ4_0.groupRows)..<InterleavedQ4_0.groupCount(rows: end), store: store)
     } else {
       productRows(type, weights, rowByteCount: rowByteCount, rows: rows, columns: columns, x, start: start, end: end, store: store)
     }
