@@ -118,6 +118,31 @@ public func accumulateCross(_ x: Matrix, _ y: Matrix, into c: inout Matrix) {
   gemmMatrices(x, transposeA: true, y, transposeB: false, bias: nil, into: &c, accumulate: true)
 }
 
+/// `C = A·Bᵀ (+ bias)` or, with `accumulate`, `C += …` on raw storage, by the packed kernel
+/// for every M (no small-M path): the runtime's batched prefill (Transformer/Runtime).
+///
+/// ```
+/// C[i·ldc + j] = ((accumulate ? C[i·ldc + j] : 0) + bias[j])
+///                + Σ_κ a[i·lda + κ] · b[j·bRowStride + κ·bColumnStride]
+/// ```
+/// A is M×K, B is N×K (row-major when `bColumnStride == 1`, k-major when `bRowStride == 1`;
+/// both are packed without a scalar gather), C is M×N. Shaped for a prompt (M ≈ 100s of
+/// tokens, a few hundred calls a prompt): A and B are each packed once, N is cut into narrow
+/// tiles so a narrow W still gives every core work, and the call is one round of the spinning
+/// pool (`spinningParallelFor`); Kernels/Gemm.swift, `gemmPacked`. The sum over K runs in the
+/// same order as `gemm`'s packed path, so results never depend on the thread count.
+/// - Precondition: the pointers cover the elements the strides address.
+/// - Complexity: 2·M·N·K flops.
+public func gemmTransposed(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                           b: UnsafePointer<Float>, bRowStride: Int, bColumnStride: Int,
+                           c: UnsafeMutablePointer<Float>, ldc: Int,
+                           bias: UnsafePointer<Float>?, accumulate: Bool) {
+  precondition(m >= 0 && n >= 0 && k >= 0 && lda >= k && ldc >= n, "gemmTransposed: \(m)×\(k) · (\(n)×\(k))ᵀ, lda \(lda), ldc \(ldc)")
+  gemmPacked(m: m, n: n, k: k, a: StridedOperand(base: a, rowStride: lda, columnStride: 1),
+             b: StridedOperand(base: b, rowStride: bColumnStride, columnStride: bRowStride),
+             c: c, ldc: ldc, accumulate: accumulate, bias: bias, promptShaped: true)
+}
+
 /// Writes the transpose of `a` into `t` (which must be `a.columns × a.rows`).
 public func transpose(_ a: Matrix, into t: inout Matrix) {
   precondition(t.rows == a.columns && t.columns == a.rows, "transpose: shapes \(a.shape) → \(t.shape)")

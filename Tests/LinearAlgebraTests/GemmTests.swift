@@ -91,6 +91,58 @@ struct GemmTests {
     #expect(worst <= 1e-5 * scale)
   }
 
+  /// (M, K, N) for the prompt-shaped entry: below and above the serial threshold, M one and
+  /// several 12-row panels with an edge, K over one 384 block, N over one 64-column tile.
+  static let promptShapes: [(Int, Int, Int)] = [(1, 7, 3), (5, 33, 17), (13, 401, 70), (145, 97, 130)]
+
+  @Test("gemmTransposed on raw storage: row-major and k-major B, strided A and C, bias, +=",
+        arguments: promptShapes)
+  func promptShapedEntry(shape: (Int, Int, Int)) {
+    let (m, k, n) = shape
+    var rng = SplitMix64(seed: UInt64(11 + m * 1_000_000 + k * 1000 + n))
+    let (lda, ldc) = (k + 3, n + 5)  // padding the kernel must neither read as data nor write
+    let a = Matrix.random(rows: m, columns: k, using: &rng)
+    let bt = Matrix.random(rows: n, columns: k, using: &rng)
+    let c0 = Matrix.random(rows: m, columns: n, scale: 3, using: &rng)
+    let bias = (0..<n).map { _ in rng.nextFloat(in: -2...2) }
+    var aPadded = [Float](repeating: .nan, count: m * lda)
+    for i in 0..<m { for p in 0..<k { aPadded[i * lda + p] = a[i, p] } }
+    let kMajor = bt.transposed().storage  // element (j, κ) at κ·n + j
+    for (layout, storage, rowStride, columnStride) in [("row-major", bt.storage, k, 1), ("k-major", kMajor, 1, n)] {
+      for accumulate in [false, true] {
+        for threads in [1, 2] {
+          Parallelism.maxThreads = threads
+          var c = [Float](repeating: -7, count: m * ldc)
+          if accumulate { for i in 0..<m { for j in 0..<n { c[i * ldc + j] = c0[i, j] } } }
+          aPadded.withUnsafeBufferPointer { ap in
+            storage.withUnsafeBufferPointer { bp in
+              bias.withUnsafeBufferPointer { biasPointer in
+                c.withUnsafeMutableBufferPointer { cp in
+                  gemmTransposed(m: m, n: n, k: k, a: ap.baseAddress!, lda: lda, b: bp.baseAddress!,
+                                 bRowStride: rowStride, bColumnStride: columnStride, c: cp.baseAddress!, ldc: ldc,
+                                 bias: biasPointer.baseAddress, accumulate: accumulate)
+                }
+              }
+            }
+          }
+          Parallelism.maxThreads = 0
+          var got = Matrix(rows: m, columns: n)
+          for i in 0..<m {
+            for j in 0..<n { got[i, j] = c[i * ldc + j] }
+            #expect(c[(i * ldc + n)..<(i * ldc + ldc)].allSatisfy { $0 == -7 }, "\(layout): padding of row \(i) written")
+          }
+          Self.check(got, a, bt, transposeB: true, bias: bias, c0: accumulate ? c0 : nil)
+          if threads == 2 {  // the same bits as the 1-thread call and as `gemm`'s packed path
+            var reference = accumulate ? c0 : Matrix(rows: m, columns: n)
+            if m >= 4 { gemm(a, bt, transposeB: true, bias: bias, into: &reference, accumulate: accumulate) }
+            let same = m < 4 || got == reference  // (a Bool, so a failure does not print both matrices)
+            #expect(same, "\(layout) accumulate \(accumulate): not gemm's bits")
+          }
+        }
+      }
+    }
+  }
+
   @Test("results are bit-identical for 1 and 2 threads")
   func threadCountIndependence() {
     var rng = SplitMix64(seed: 5)

@@ -118,6 +118,28 @@ struct QuantizedKernelTests {
     for r in 0..<rows {
       #expect(abs(Double(got[r]) - want[r]) <= dotTolerance(k: k, magnitude: magnitude[r]), "row \(r)")
     }
+    // The prefill's k-major unpacking of a range of groups: the stored rows' values, bit for
+    // bit, at column κ·stride + row; padding rows 0; nothing written past a group's 16 lanes.
+    for range in [0..<groups, (groups - 1)..<groups] {
+      let stride = 16 * range.count + 3
+      var columns = [Float](repeating: .nan, count: k * stride)
+      columns.withUnsafeMutableBufferPointer {
+        InterleavedQ4_0.unpackColumns(w, blocks: blocks, groups: range, into: $0.baseAddress!, stride: stride)
+      }
+      var row = [Float](repeating: .nan, count: k)
+      for local in 0..<(16 * range.count) {
+        let r = 16 * range.lowerBound + local
+        if r < rows {
+          row.withUnsafeMutableBufferPointer { dequantizeBlocks(.q4_0, m.row(r), blockCount: blocks, into: $0.baseAddress!) }
+        } else {
+          row = [Float](repeating: 0, count: k)
+        }
+        let got = (0..<k).map { columns[$0 * stride + local] }
+        #expect(got.map(\.bitPattern) == row.map(\.bitPattern), "groups \(range) row \(r)")
+      }
+      #expect((0..<k).allSatisfy { c in ((16 * range.count)..<stride).allSatisfy { columns[c * stride + $0].isNaN } },
+              "groups \(range): wrote past the last group")
+    }
   }
 
   @Test("the parallel GEMV plan and the batched product equal the one-thread rows bit for bit / within rounding",
@@ -129,6 +151,7 @@ struct QuantizedKernelTests {
     let bias = FloatBuffer((0..<rows).map { _ in rng.nextFloat(in: -1...1) })
     let xs = (0..<(tokens * k)).map { _ in rng.nextFloat(in: -1...1) }
     let y = FloatBuffer(count: rows), yBatch = FloatBuffer(count: tokens * rows)
+    let yChunked = FloatBuffer(count: tokens * rows), yAdded = FloatBuffer(count: tokens * rows)
     xs.withUnsafeBufferPointer { xp in
       for threads in [1, 2] {
         Parallelism.maxThreads = threads
@@ -138,7 +161,15 @@ struct QuantizedKernelTests {
       }
       Parallelism.maxThreads = 0
       batchedProduct(m, x: xp.baseAddress!, tokens: tokens, y: yBatch.pointer, bias: bias, accumulate: false)
+      // In chunks of 48 rows (301 = 6 · 48 + 13), one thread: the same products, the same bits.
+      Parallelism.maxThreads = 1
+      batchedProduct(m, x: xp.baseAddress!, tokens: tokens, y: yChunked.pointer, bias: bias, accumulate: false, chunkRows: 48)
+      // Added to what Y holds.
+      yAdded.pointer.update(from: yBatch.pointer, count: tokens * rows)
+      batchedProduct(m, x: xp.baseAddress!, tokens: tokens, y: yAdded.pointer, bias: nil, accumulate: true, chunkRows: 48)
+      Parallelism.maxThreads = 0
     }
+    #expect(yChunked.array == yBatch.array, "\(type.name): chunked rows changed the bits")
     let dequantised = m.dequantized()
     // The GEMV (rows 0..<300 reduced four at a time, row 300 alone) against the reference.
     let (wantFirst, magnitudeFirst) = referenceProduct(dequantised, Array(xs[0..<k]))
@@ -154,6 +185,10 @@ struct QuantizedKernelTests {
         let error = abs(Double(yBatch.pointer[t * rows + r]) - Double(bias.pointer[r]) - want[r])
         #expect(error <= dotTolerance(k: k, magnitude: magnitude[r]) + 0x1p-23 * abs(Double(bias.pointer[r])),
                 "\(type.name) token \(t) row \(r)")
+        // y + (y − b) ≈ 2·W·x + b: the accumulating form adds the product (no bias) to Y.
+        let added = Double(yAdded.pointer[t * rows + r]) - Double(yBatch.pointer[t * rows + r])
+        #expect(abs(added - want[r]) <= 2 * dotTolerance(k: k, magnitude: magnitude[r]) + 0x1p-22 * (abs(Double(yBatch.pointer[t * rows + r])) + abs(want[r])),
+                "\(type.name) token \(t) row \(r), accumulated")
       }
     }
   }

@@ -58,17 +58,23 @@ let gemmSerialBelow = 1 << 20
 ///   the A panel it is about to use (it stays in L1) and runs all K blocks of its C tile, so
 ///   a call is a single parallel phase and packed A never goes through L3;
 /// - shared (wider N): per K block, A is packed into k-major panels by all cores, then the
-///   tiles run (every N tile reuses the packed panels).
-/// Both give the same arithmetic per element (same kernel, same K blocks). (Reading A in
+///   tiles run (every N tile reuses the packed panels);
+/// - `promptShaped` (the runtime's prefill: M ≈ 100s of tokens, ~200 calls a prompt): A is
+///   packed for all K blocks by the caller, M is not cut, N is cut into tiles of 2 B panels
+///   (so every element of A and of B is packed exactly once, and a narrow W still makes
+///   tasks for every core), and the tiles run in one round of the spinning pool
+///   (SpinPool.swift), whose workers are awake between rounds (docs/RUNTIME.md, "Prefill").
+/// All give the same arithmetic per element (same kernel, same K blocks). (Reading A in
 /// place with 12 row pointers was tried: Swift/LLVM then spills accumulators; 2× slower.)
 ///
 /// - Parameters:
 ///   - c: M×N output with row stride `ldc`.
 ///   - upperOnly: compute only the tiles that contain elements with column ≥ row (the caller
-///     mirrors the result; used when C is symmetric).
+///     mirrors the result; used when C is symmetric). Not with `promptShaped`.
 func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
-                bias: UnsafePointer<Float>?, upperOnly: Bool = false) {
+                bias: UnsafePointer<Float>?, upperOnly: Bool = false, promptShaped: Bool = false) {
+  precondition(!(upperOnly && promptShaped), "gemmPacked: upperOnly is for the shared and per-task modes")
   if m == 0 || n == 0 { return }
   if k == 0 {
     for i in 0..<m {
@@ -83,23 +89,26 @@ func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
   let kBlocks = (k + gemmKCMax - 1) / gemmKCMax
   let kcMax = (k + kBlocks - 1) / kBlocks
   let mPanels = (m + mr - 1) / mr
-  let nTiles = (n + gemmNT - 1) / gemmNT
+  // A prompt-shaped call cuts N finer (tiles of 2 B panels) instead of cutting M: every B
+  // element is then packed once, and A once for all tasks (below).
+  let tileColumns = promptShaped ? 2 * nr : gemmNT
+  let nTiles = (n + tileColumns - 1) / tileColumns
   let serial = m.multipliedReportingOverflow(by: n).partialValue.multipliedReportingOverflow(by: k)
   let threadCap = !serial.overflow && serial.partialValue < gemmSerialBelow ? 1 : nil
   // Enough tasks to balance two busy cores; M is cut into chunks of whole panels, ≥ 16 panels.
   // Every M chunk packs its own copy of each B block, so one thread takes a single chunk (which
   // rows a task covers never changes any element's arithmetic).
   let oneThread = threadCap == 1 || Parallelism.effectiveThreads == 1
-  let mChunks = oneThread ? 1 : max(1, min((mPanels + 15) / 16, (12 + nTiles - 1) / nTiles))
+  let mChunks = oneThread || promptShaped ? 1 : max(1, min((mPanels + 15) / 16, (12 + nTiles - 1) / nTiles))
   let tasks = mChunks * nTiles
-  let direct = nTiles == 1
+  let direct = nTiles == 1 && !promptShaped
 
   nonisolated(unsafe) let opA = a
   nonisolated(unsafe) let opB = b
   nonisolated(unsafe) let out = c
   nonisolated(unsafe) let biasPointer = bias
   let makeScratch: @Sendable () -> GemmScratch = {
-    GemmScratch(packedB: allocateFloats(kcMax * gemmNT), aPanel: allocateFloats(mr * kcMax),
+    GemmScratch(packedB: allocateFloats(kcMax * tileColumns), aPanel: allocateFloats(mr * kcMax),
                 edge: allocateFloats(mr * nr))
   }
   let releaseScratch: @Sendable (GemmScratch) -> Void = { scratch in
@@ -117,7 +126,7 @@ func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
     let mc = t % mChunks, nt = t / mChunks
     let pBegin = blockStart(mc, count: mPanels, blocks: mChunks)
     let pEnd = blockStart(mc + 1, count: mPanels, blocks: mChunks)
-    let j0 = nt * gemmNT, jn = min(gemmNT, n - j0)
+    let j0 = nt * tileColumns, jn = min(tileColumns, n - j0)
     if upperOnly && j0 + jn <= pBegin * mr { return }  // tile entirely below the diagonal
     // Pack B[k0..<k0+kc, j0..<j0+jn] → panel q at packedB + q·NR·kc, (p, j) at [p·NR + j].
     // B is read as K×N; view it as N×K (swap strides) so packPanel walks output columns.
@@ -162,6 +171,32 @@ func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
     }
   }
 
+  if promptShaped {
+    // A packed once for every K block by the caller (M·K floats, small for a prompt), then one
+    // round on the spinning pool, whose workers are awake between rounds; each task packs
+    // its B tile into a scratch of its own (a heap block: with `Allocator.keepLargeBlocks` no
+    // page faults after the first call).
+    let packedA = allocateFloats(mPanels * mr * k)
+    defer { packedA.deallocate() }
+    for kb in 0..<kBlocks {
+      let k0 = blockStart(kb, count: k, blocks: kBlocks)
+      let kc = blockStart(kb + 1, count: k, blocks: kBlocks) - k0
+      for p in 0..<mPanels {
+        packPanel(opA, rows: p * mr, rowCount: min(mr, m - p * mr), width: mr, k0: k0, kc: kc,
+                  into: packedA + mPanels * mr * k0 + p * mr * kc)
+      }
+    }
+    nonisolated(unsafe) let pa = packedA
+    let run: @Sendable (Int) -> Void = { t in
+      var scratch = makeScratch()
+      for kb in 0..<kBlocks {
+        tile(t, kb: kb, packedA: pa + mPanels * mr * blockStart(kb, count: k, blocks: kBlocks), &scratch)
+      }
+      releaseScratch(scratch)
+    }
+    if threadCap == 1 { for t in 0..<tasks { run(t) } } else { spinningParallelFor(tasks: tasks, run) }
+    return
+  }
   if direct {
     parallelFor(tasks: tasks, maxThreads: threadCap, makeScratch: makeScratch,
                 releaseScratch: releaseScratch) { t, scratch in

@@ -176,6 +176,11 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
     let qs = FloatBuffer(count: t * maxQ * d), ks = FloatBuffer(count: t * maxKV * d), vs = FloatBuffer(count: t * maxKV * d)
     let ctx = FloatBuffer(count: t * maxQ * d), gs = FloatBuffer(count: t * maxI), us = FloatBuffer(count: t * maxI)
     let cs = FloatBuffer(count: t * half), ss = FloatBuffer(count: t * half)
+    let unpacked = FloatBuffer(uninitializedCount: batchedScratchCount(chunkRows: batchedChunkRows, k: max(h, maxQ * d, maxI)))
+    func product(_ w: QuantizedMatrix, _ x: UnsafeMutablePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                 bias: FloatBuffer?, accumulate: Bool) {
+      batchedProduct(w, x: x, tokens: t, y: y, bias: bias, accumulate: accumulate, scratch: unpacked.pointer)
+    }
     for (i, token) in tokens.enumerated() {
       model.embedding.dequantizeRow(token, into: xs.pointer + i * h)
       rotaryAngles(position: first + i, cos: cs.pointer + i * half, sin: ss.pointer + i * half)
@@ -184,9 +189,9 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
       let qWidth = layer.queryHeads * d, kvWidth = layer.keyValueHeads * d
       if layer.queryHeads > 0 || layer.output.bias != nil {
         for i in 0..<t { rmsNorm(xs.pointer + i * h, layer.attentionNorm.pointer, into: ns.pointer + i * h, count: h) }
-        batchedProduct(layer.query.weight, x: ns.pointer, tokens: t, y: qs.pointer, bias: layer.query.bias, accumulate: false)
-        batchedProduct(layer.key.weight, x: ns.pointer, tokens: t, y: ks.pointer, bias: layer.key.bias, accumulate: false)
-        batchedProduct(layer.value.weight, x: ns.pointer, tokens: t, y: vs.pointer, bias: layer.value.bias, accumulate: false)
+        product(layer.query.weight, ns.pointer, qs.pointer, bias: layer.query.bias, accumulate: false)
+        product(layer.key.weight, ns.pointer, ks.pointer, bias: layer.key.bias, accumulate: false)
+        product(layer.value.weight, ns.pointer, vs.pointer, bias: layer.value.bias, accumulate: false)
         for i in 0..<t {
           rotate(qs.pointer + i * qWidth, heads: layer.queryHeads, cos: cs.pointer + i * half, sin: ss.pointer + i * half)
           rotate(ks.pointer + i * kvWidth, heads: layer.keyValueHeads, cos: cs.pointer + i * half, sin: ss.pointer + i * half)
@@ -197,29 +202,33 @@ public final class DecodeSession: @unchecked Sendable {  // tasks read it and wr
         let heads = layer.queryHeads, cap = blockedCapacity
         nonisolated(unsafe) let qp = qs.pointer, cp = ctx.pointer
         let session = self
-        parallelFor(tasks: t * heads) { task in
+        spinningParallelFor(tasks: t * heads) { task in
           let i = task / heads, j = task % heads
           withUnsafeTemporaryAllocation(of: Float.self, capacity: cap) { buffer in
             session.attendHead(layer: l, head: j, query: qp + i * qWidth + j * d, keyCount: first + i + 1,
                                into: cp + i * qWidth + j * d, scores: buffer.baseAddress!)
           }
         }
-        batchedProduct(layer.output.weight, x: ctx.pointer, tokens: t, y: xs.pointer, bias: layer.output.bias, accumulate: true)
+        product(layer.output.weight, ctx.pointer, xs.pointer, bias: layer.output.bias, accumulate: true)
       }
       if layer.intermediateSize > 0 || layer.down.bias != nil {
         let inner = layer.intermediateSize
         for i in 0..<t { rmsNorm(xs.pointer + i * h, layer.mlpNorm.pointer, into: ns.pointer + i * h, count: h) }
-        batchedProduct(layer.gate.weight, x: ns.pointer, tokens: t, y: gs.pointer, bias: layer.gate.bias, accumulate: false)
-        batchedProduct(layer.up.weight, x: ns.pointer, tokens: t, y: us.pointer, bias: layer.up.bias, accumulate: false)
-        siluGate(gs.pointer, us.pointer, count: t * inner)
-        batchedProduct(layer.down.weight, x: gs.pointer, tokens: t, y: xs.pointer, bias: layer.down.bias, accumulate: true)
+        product(layer.gate.weight, ns.pointer, gs.pointer, bias: layer.gate.bias, accumulate: false)
+        product(layer.up.weight, ns.pointer, us.pointer, bias: layer.up.bias, accumulate: false)
+        nonisolated(unsafe) let (gp, up) = (gs.pointer, us.pointer)
+        spinningParallelFor(tasks: (t + 7) / 8) { task in  // 8 tokens a task
+          let i = 8 * task, rows = min(8, t - i)
+          siluGate(gp + i * inner, up + i * inner, count: rows * inner)
+        }
+        product(layer.down.weight, gs.pointer, xs.pointer, bias: layer.down.bias, accumulate: true)
       }
     }
     length += t
     if allLogits {
       for i in 0..<t { rmsNorm(xs.pointer + i * h, model.finalNorm.pointer, into: ns.pointer + i * h, count: h) }
       let out = FloatBuffer(count: t * c.vocabularySize)
-      batchedProduct(model.head, x: ns.pointer, tokens: t, y: out.pointer, bias: nil, accumulate: false)
+      product(model.head, ns.pointer, out.pointer, bias: nil, accumulate: false)
       logitBuffer.pointer.update(from: out.pointer + (t - 1) * c.vocabularySize, count: c.vocabularySize)
       return out.array
     }

@@ -73,6 +73,29 @@ enum InterleavedQ4_0 {
     }
   }
 
+  /// The rows of `groups` as floats, k-major: row 16(g − first) + l, column κ at
+  /// `out[κ·stride + 16(g − first) + l]` (`stride` ≥ 16 · groups.count; padding rows are 0).
+  /// The values `dequantizeRow` gives, 16 rows per vector: the prefill's unpacking.
+  static func unpackColumns(_ w: UnsafeRawPointer, blocks: Int, groups: Range<Int>,
+                            into out: UnsafeMutablePointer<Float>, stride: Int) {
+    let eight = SIMD16<Int8>(repeating: 8)
+    @inline(__always) func put(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+      UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+    }
+    for g in groups {
+      let o = out + groupRows * (g - groups.lowerBound)
+      for b in 0..<blocks {
+        let p = w + (g * blocks + b) * groupBlockBytes, column = o + 32 * b * stride
+        let d = halfLanes(bytes16(p, 0, as: SIMD16<UInt16>.self))
+        for j in 0..<16 {
+          let v = bytes16(p, 32 + 16 * j, as: SIMD16<UInt8>.self)
+          put(d * lanes(unsafeBitCast(v & 0xF, to: SIMD16<Int8>.self) &- eight), column + j * stride)
+          put(d * lanes(unsafeBitCast(v &>> 4, to: SIMD16<Int8>.self) &- eight), column + (j + 16) * stride)
+        }
+      }
+    }
+  }
+
   /// Row r as K floats: the values `dequantizeBlocks` gives for the original row.
   static func dequantizeRow(_ w: UnsafeRawPointer, row r: Int, blocks: Int, into out: UnsafeMutablePointer<Float>) {
     let g = r / groupRows, l = r % groupRows

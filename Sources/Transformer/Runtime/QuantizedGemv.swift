@@ -9,8 +9,9 @@
 // (Kernels/SpinPool.swift) instead of waking from Dispatch's pool. Each output element is one
 // row's dot product, so results do not depend on the thread count or the piece size.
 //
-// Prefill: each row is dequantised once into a per-task buffer and dotted with all T input
-// rows (the unpacking is paid once per row, not once per token).
+// Prefill: LinearAlgebra's packed GEMM (`gemmTransposed`) on F32 rows read in place, or on
+// rows unpacked once per call into a scratch (the unpacking is paid once per row, not once
+// per token).
 
 import LinearAlgebra
 
@@ -116,86 +117,51 @@ struct GemvPlan: @unchecked Sendable {
   }
 }
 
-/// Y (T × R) = X (T × K) · Wᵀ (+ bias), or added to Y: rows of W in parallel pieces of 16;
-/// each row is dequantised once into a per-task buffer (F32 rows are read in place), then
-/// tiles of 4 rows × 4 tokens run `dotTile` (16 accumulators: every weight and input load
-/// feeds four FMAs); leftover rows and tokens use `dotF32`.
+/// Rows of W unpacked at a time by `batchedProduct` (a multiple of 16: interleaved Q4_0 groups
+/// stay whole); its scratch holds this many rows of K floats.
+let batchedChunkRows = 1024
+
+/// Floats of `batchedProduct`'s scratch for chunks of `chunkRows` rows of K columns.
+func batchedScratchCount(chunkRows: Int, k: Int) -> Int { chunkRows * max(k, 1) }
+
+/// Y (T × R) = X (T × K) · Wᵀ (+ bias), or added to Y, by LinearAlgebra's packed GEMM (the
+/// kernel the prune and eval paths run). F32 rows are read in place; other types are unpacked
+/// `chunkRows` rows at a time into `scratch` (`batchedScratchCount` floats; allocated here when nil),
+/// in parallel pieces of 16 rows, then multiplied: the unpacking is paid once per row and
+/// call, not once per token. Interleaved Q4_0 rows unpack k-major (16 rows per vector), the
+/// other types row by row; the GEMM packs either layout without a gather.
 func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
-                    y: UnsafeMutablePointer<Float>, bias: FloatBuffer?, accumulate: Bool) {
+                    y: UnsafeMutablePointer<Float>, bias: FloatBuffer?, accumulate: Bool,
+                    scratch: UnsafeMutablePointer<Float>? = nil, chunkRows: Int = batchedChunkRows) {
+  precondition(chunkRows > 0 && chunkRows % InterleavedQ4_0.groupRows == 0)
   let rows = w.rows, k = w.columns
   if rows == 0 || tokens == 0 { return }
-  let size = 16
-  let tasks = (rows + size - 1) / size
-  nonisolated(unsafe) let xp = x, yp = y
   let biasPointer = bias.map { UnsafePointer($0.pointer) }
-  nonisolated(unsafe) let bp = biasPointer
-  parallelFor(tasks: tasks) { t in
-    withUnsafeTemporaryAllocation(of: Float.self, capacity: max(4 * k, 1)) { scratch in
-      guard let s = scratch.baseAddress else { return }
-      let first = t * size, end = min(rows, first + size)
-      var r = first
-      while r < end {
-        let count = min(4, end - r)
-        var rowPointers = (UnsafeRawPointer(s), UnsafeRawPointer(s), UnsafeRawPointer(s), UnsafeRawPointer(s))
-        for i in 0..<count {
-          let p: UnsafeRawPointer
-          if w.type == .f32 { p = w.row(r + i) } else { w.unpackRow(r + i, into: s + i * k); p = UnsafeRawPointer(s + i * k) }
-          switch i { case 0: rowPointers.0 = p; case 1: rowPointers.1 = p; case 2: rowPointers.2 = p; default: rowPointers.3 = p }
-        }
-        @inline(__always) func store(_ row: Int, _ token: Int, _ v: Float) {
-          let value = v + (bp?[row] ?? 0)
-          if accumulate { yp[token * rows + row] += value } else { yp[token * rows + row] = value }
-        }
-        var token = 0
-        if count == 4 {
-          while token + 4 <= tokens {
-            let tile = dotTile(rowPointers, xp + token * k, k)
-            for i in 0..<4 { for j in 0..<4 { store(r + i, token + j, tile[i * 4 + j]) } }
-            token += 4
-          }
-        }
-        let ps = [rowPointers.0, rowPointers.1, rowPointers.2, rowPointers.3]
-        for i in 0..<count {
-          for j in token..<tokens { store(r + i, j, dotF32(ps[i], xp + j * k, k)) }
-        }
-        r += count
+  if w.type == .f32 {
+    gemmTransposed(m: tokens, n: rows, k: k, a: x, lda: k, b: w.row(0).assumingMemoryBound(to: Float.self),
+                   bRowStride: k, bColumnStride: 1, c: y, ldc: rows, bias: biasPointer, accumulate: accumulate)
+    return
+  }
+  let owned = scratch == nil ? UnsafeMutablePointer<Float>.allocate(capacity: batchedScratchCount(chunkRows: chunkRows, k: k)) : nil
+  defer { owned?.deallocate() }
+  nonisolated(unsafe) let s = scratch ?? owned!
+  var r0 = 0
+  while r0 < rows {
+    let n = min(chunkRows, rows - r0), groups = InterleavedQ4_0.groupCount(rows: n)
+    let interleaved = w.interleaved
+    nonisolated(unsafe) let source = interleaved
+    let first = r0
+    spinningParallelFor(tasks: groups) { g in
+      if let source {
+        InterleavedQ4_0.unpackColumns(source, blocks: k / 32, groups: (first / 16 + g)..<(first / 16 + g + 1),
+                                      into: s + 16 * g, stride: 16 * groups)
+      } else {
+        for r in (16 * g)..<min(n, 16 * g + 16) { w.unpackRow(first + r, into: s + r * k) }
       }
     }
+    gemmTransposed(m: tokens, n: n, k: k, a: x, lda: k, b: s,
+                   bRowStride: interleaved == nil ? k : 1, bColumnStride: interleaved == nil ? 1 : 16 * groups,
+                   c: y + r0, ldc: rows, bias: biasPointer.map { $0 + first }, accumulate: accumulate)
+    r0 += n
   }
-}
-
-/// The 4 × 4 dot products of rows w.0…w.3 with the four consecutive input rows at x (stride
-/// K): result[i·4 + j] = w_i · x_j.
-@inline(__always)
-func dotTile(_ w: (UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer),
-             _ x: UnsafePointer<Float>, _ k: Int) -> SIMD16<Float> {
-  let x0 = UnsafeRawPointer(x), x1 = UnsafeRawPointer(x + k), x2 = UnsafeRawPointer(x + 2 * k), x3 = UnsafeRawPointer(x + 3 * k)
-  var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
-  var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>()
-  var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>()
-  var a30 = SIMD16<Float>(), a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>()
-  var i = 0
-  while i + 16 <= k {
-    let o = 4 * i
-    let v0 = floats16(x0, o), v1 = floats16(x1, o), v2 = floats16(x2, o), v3 = floats16(x3, o)
-    var u = floats16(w.0, o)
-    multiplyAdd(&a00, u, v0); multiplyAdd(&a01, u, v1); multiplyAdd(&a02, u, v2); multiplyAdd(&a03, u, v3)
-    u = floats16(w.1, o)
-    multiplyAdd(&a10, u, v0); multiplyAdd(&a11, u, v1); multiplyAdd(&a12, u, v2); multiplyAdd(&a13, u, v3)
-    u = floats16(w.2, o)
-    multiplyAdd(&a20, u, v0); multiplyAdd(&a21, u, v1); multiplyAdd(&a22, u, v2); multiplyAdd(&a23, u, v3)
-    u = floats16(w.3, o)
-    multiplyAdd(&a30, u, v0); multiplyAdd(&a31, u, v1); multiplyAdd(&a32, u, v2); multiplyAdd(&a33, u, v3)
-    i += 16
-  }
-  var out = SIMD16<Float>(lowHalf: SIMD8(lowHalf: laneSums(a00, a01, a02, a03), highHalf: laneSums(a10, a11, a12, a13)),
-                          highHalf: SIMD8(lowHalf: laneSums(a20, a21, a22, a23), highHalf: laneSums(a30, a31, a32, a33)))
-  if i < k {  // scalar tail (K not a multiple of 16)
-    let ws = [w.0, w.1, w.2, w.3].map { $0.assumingMemoryBound(to: Float.self) }
-    while i < k {
-      for r in 0..<4 { for j in 0..<4 { out[r * 4 + j] += ws[r][i] * x[j * k + i] } }
-      i += 1
-    }
-  }
-  return out
 }
