@@ -143,6 +143,24 @@ public func gemmTransposed(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda:
              c: c, ldc: ldc, accumulate: accumulate, bias: bias, promptShaped: true)
 }
 
+/// Width of the packed B panels `gemmTransposed(…panels:…)` reads (the micro-kernel's NR).
+public let gemmPanelWidth = gemmNR
+
+/// `gemmTransposed` with B (N×K) already packed by the caller into panels of
+/// `gemmPanelWidth` rows covering all of K: row j, column κ at
+/// `panels[(j / W)·W·K + κ·W + j % W]` (W = `gemmPanelWidth`; rows past N in the last panel
+/// are read and their products discarded). No B packing pass: for weights the caller
+/// decodes straight into this layout (the runtime's interleaved Q4_0). Same sums, same bits
+/// as the strided form.
+public func gemmTransposed(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                           panels: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int,
+                           bias: UnsafePointer<Float>?, accumulate: Bool) {
+  precondition(m >= 0 && n >= 0 && k >= 0 && lda >= k && ldc >= n, "gemmTransposed: \(m)×\(k) · (\(n)×\(k))ᵀ, lda \(lda), ldc \(ldc)")
+  gemmPacked(m: m, n: n, k: k, a: StridedOperand(base: a, rowStride: lda, columnStride: 1),
+             b: StridedOperand(base: panels, rowStride: 0, columnStride: 0),
+             c: c, ldc: ldc, accumulate: accumulate, bias: bias, promptShaped: true, packedB: panels)
+}
+
 /// Writes the transpose of `a` into `t` (which must be `a.columns × a.rows`).
 public func transpose(_ a: Matrix, into t: inout Matrix) {
   precondition(t.rows == a.columns && t.columns == a.rows, "transpose: shapes \(a.shape) → \(t.shape)")

@@ -95,7 +95,7 @@ struct GemmTests {
   /// several 12-row panels with an edge, K over one 384 block, N over one 64-column tile.
   static let promptShapes: [(Int, Int, Int)] = [(1, 7, 3), (5, 33, 17), (13, 401, 70), (145, 97, 130)]
 
-  @Test("gemmTransposed on raw storage: row-major and k-major B, strided A and C, bias, +=",
+  @Test("gemmTransposed on raw storage: row-major, k-major and caller-packed B, strided A and C, bias, +=",
         arguments: promptShapes)
   func promptShapedEntry(shape: (Int, Int, Int)) {
     let (m, k, n) = shape
@@ -108,7 +108,12 @@ struct GemmTests {
     var aPadded = [Float](repeating: .nan, count: m * lda)
     for i in 0..<m { for p in 0..<k { aPadded[i * lda + p] = a[i, p] } }
     let kMajor = bt.transposed().storage  // element (j, κ) at κ·n + j
-    for (layout, storage, rowStride, columnStride) in [("row-major", bt.storage, k, 1), ("k-major", kMajor, 1, n)] {
+    // Caller-packed panels (rows past N are NaN: their products must be discarded).
+    let w = gemmPanelWidth, panelCount = (n + w - 1) / w
+    var panels = [Float](repeating: .nan, count: panelCount * w * k)
+    for j in 0..<n { for p in 0..<k { panels[(j / w) * w * k + p * w + j % w] = bt[j, p] } }
+    for (layout, storage, rowStride, columnStride) in [("row-major", bt.storage, k, 1), ("k-major", kMajor, 1, n),
+                                                       ("panels", panels, 0, 0)] {
       for accumulate in [false, true] {
         for threads in [1, 2] {
           Parallelism.maxThreads = threads
@@ -118,9 +123,14 @@ struct GemmTests {
             storage.withUnsafeBufferPointer { bp in
               bias.withUnsafeBufferPointer { biasPointer in
                 c.withUnsafeMutableBufferPointer { cp in
-                  gemmTransposed(m: m, n: n, k: k, a: ap.baseAddress!, lda: lda, b: bp.baseAddress!,
-                                 bRowStride: rowStride, bColumnStride: columnStride, c: cp.baseAddress!, ldc: ldc,
-                                 bias: biasPointer.baseAddress, accumulate: accumulate)
+                  if layout == "panels" {
+                    gemmTransposed(m: m, n: n, k: k, a: ap.baseAddress!, lda: lda, panels: bp.baseAddress!,
+                                   c: cp.baseAddress!, ldc: ldc, bias: biasPointer.baseAddress, accumulate: accumulate)
+                  } else {
+                    gemmTransposed(m: m, n: n, k: k, a: ap.baseAddress!, lda: lda, b: bp.baseAddress!,
+                                   bRowStride: rowStride, bColumnStride: columnStride, c: cp.baseAddress!, ldc: ldc,
+                                   bias: biasPointer.baseAddress, accumulate: accumulate)
+                  }
                 }
               }
             }

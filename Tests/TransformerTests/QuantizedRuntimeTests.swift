@@ -161,12 +161,12 @@ struct QuantizedKernelTests {
       }
       Parallelism.maxThreads = 0
       batchedProduct(m, x: xp.baseAddress!, tokens: tokens, y: yBatch.pointer, bias: bias, accumulate: false)
-      // In chunks of 48 rows (301 = 6 · 48 + 13), one thread: the same products, the same bits.
+      // In chunks of 64 rows (301 = 4 · 64 + 45), one thread: the same products, the same bits.
       Parallelism.maxThreads = 1
-      batchedProduct(m, x: xp.baseAddress!, tokens: tokens, y: yChunked.pointer, bias: bias, accumulate: false, chunkRows: 48)
+      batchedProduct(m, x: xp.baseAddress!, tokens: tokens, y: yChunked.pointer, bias: bias, accumulate: false, chunkRows: 64)
       // Added to what Y holds.
       yAdded.pointer.update(from: yBatch.pointer, count: tokens * rows)
-      batchedProduct(m, x: xp.baseAddress!, tokens: tokens, y: yAdded.pointer, bias: nil, accumulate: true, chunkRows: 48)
+      batchedProduct(m, x: xp.baseAddress!, tokens: tokens, y: yAdded.pointer, bias: nil, accumulate: true, chunkRows: 64)
       Parallelism.maxThreads = 0
     }
     #expect(yChunked.array == yBatch.array, "\(type.name): chunked rows changed the bits")

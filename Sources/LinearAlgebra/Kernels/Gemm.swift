@@ -69,12 +69,16 @@ let gemmSerialBelow = 1 << 20
 ///
 /// - Parameters:
 ///   - c: M×N output with row stride `ldc`.
+///   - packedB: B already in packed panels for all of K (NR-wide, k-major: row j, column κ at
+///     `[(j / NR)·NR·K + κ·NR + j % NR]`); then `b` is not read. Prompt-shaped calls only.
 ///   - upperOnly: compute only the tiles that contain elements with column ≥ row (the caller
 ///     mirrors the result; used when C is symmetric). Not with `promptShaped`.
 func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
-                bias: UnsafePointer<Float>?, upperOnly: Bool = false, promptShaped: Bool = false) {
+                bias: UnsafePointer<Float>?, upperOnly: Bool = false, promptShaped: Bool = false,
+                packedB prepacked: UnsafePointer<Float>? = nil) {
   precondition(!(upperOnly && promptShaped), "gemmPacked: upperOnly is for the shared and per-task modes")
+  precondition(prepacked == nil || promptShaped, "gemmPacked: caller-packed B is for prompt-shaped calls")
   if m == 0 || n == 0 { return }
   if k == 0 {
     for i in 0..<m {
@@ -104,6 +108,7 @@ func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
   let direct = nTiles == 1 && !promptShaped
 
   nonisolated(unsafe) let opA = a
+  nonisolated(unsafe) let prepackedB = prepacked
   nonisolated(unsafe) let opB = b
   nonisolated(unsafe) let out = c
   nonisolated(unsafe) let biasPointer = bias
@@ -132,9 +137,11 @@ func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
     // B is read as K×N; view it as N×K (swap strides) so packPanel walks output columns.
     let bPanels = (jn + nr - 1) / nr
     let bT = StridedOperand(base: opB.base, rowStride: opB.columnStride, columnStride: opB.rowStride)
-    for q in 0..<bPanels {
-      packPanel(bT, rows: j0 + q * nr, rowCount: min(nr, jn - q * nr), width: nr, k0: k0, kc: kc,
-                into: scratch.packedB + q * nr * kc)
+    if prepackedB == nil {
+      for q in 0..<bPanels {
+        packPanel(bT, rows: j0 + q * nr, rowCount: min(nr, jn - q * nr), width: nr, k0: k0, kc: kc,
+                  into: scratch.packedB + q * nr * kc)
+      }
     }
     for p in pBegin..<pEnd {
       let i0 = p * mr, rows = min(mr, m - i0)
@@ -150,7 +157,8 @@ func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
       for q in 0..<bPanels {
         let jq = j0 + q * nr, cols = min(nr, n - jq)
         if upperOnly && jq + cols <= i0 { continue }
-        let bPanel = UnsafePointer(scratch.packedB + q * nr * kc)
+        // Caller-packed panels hold all of K: block kb of panel jq / NR is contiguous.
+        let bPanel = prepackedB.map { $0 + (jq / nr) * nr * k + k0 * nr } ?? UnsafePointer(scratch.packedB + q * nr * kc)
         let bq = addBias.map { $0 + jq }
         let full = rows == mr && cols == nr
         let target = full ? out + i0 * ldc + jq : scratch.edge

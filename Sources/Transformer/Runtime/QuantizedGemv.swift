@@ -117,23 +117,25 @@ struct GemvPlan: @unchecked Sendable {
   }
 }
 
-/// Rows of W unpacked at a time by `batchedProduct` (a multiple of 16: interleaved Q4_0 groups
-/// stay whole); its scratch holds this many rows of K floats.
+/// Rows of W unpacked at a time by `batchedProduct` (a multiple of the GEMM's 32-row panels,
+/// so interleaved Q4_0 groups fill whole panels); its scratch holds this many rows of K floats.
 let batchedChunkRows = 1024
 
 /// Floats of `batchedProduct`'s scratch for chunks of `chunkRows` rows of K columns.
 func batchedScratchCount(chunkRows: Int, k: Int) -> Int { chunkRows * max(k, 1) }
 
 /// Y (T × R) = X (T × K) · Wᵀ (+ bias), or added to Y, by LinearAlgebra's packed GEMM (the
-/// kernel the prune and eval paths run). F32 rows are read in place; other types are unpacked
-/// `chunkRows` rows at a time into `scratch` (`batchedScratchCount` floats; allocated here when nil),
-/// in parallel pieces of 16 rows, then multiplied: the unpacking is paid once per row and
-/// call, not once per token. Interleaved Q4_0 rows unpack k-major (16 rows per vector), the
-/// other types row by row; the GEMM packs either layout without a gather.
+/// kernel the prune and eval paths run, `gemmTransposed`). F32 rows are read in place; other
+/// types are unpacked `chunkRows` rows at a time into `scratch` (`batchedScratchCount`
+/// floats; allocated here when nil), 16 rows a task, then multiplied: the unpacking is paid
+/// once per row and call, not once per token. Interleaved Q4_0 groups unpack straight into
+/// the GEMM's packed B panels (two groups a panel, 16 rows per vector), so B needs no packing
+/// pass; the other types unpack row by row and the GEMM packs them.
 func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
                     y: UnsafeMutablePointer<Float>, bias: FloatBuffer?, accumulate: Bool,
                     scratch: UnsafeMutablePointer<Float>? = nil, chunkRows: Int = batchedChunkRows) {
-  precondition(chunkRows > 0 && chunkRows % InterleavedQ4_0.groupRows == 0)
+  let panel = gemmPanelWidth, group = InterleavedQ4_0.groupRows
+  precondition(chunkRows > 0 && chunkRows % panel == 0 && panel % group == 0)
   let rows = w.rows, k = w.columns
   if rows == 0 || tokens == 0 { return }
   let biasPointer = bias.map { UnsafePointer($0.pointer) }
@@ -145,23 +147,30 @@ func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
   let owned = scratch == nil ? UnsafeMutablePointer<Float>.allocate(capacity: batchedScratchCount(chunkRows: chunkRows, k: k)) : nil
   defer { owned?.deallocate() }
   nonisolated(unsafe) let s = scratch ?? owned!
+  let interleaved = w.interleaved
+  nonisolated(unsafe) let source = interleaved
   var r0 = 0
   while r0 < rows {
-    let n = min(chunkRows, rows - r0), groups = InterleavedQ4_0.groupCount(rows: n)
-    let interleaved = w.interleaved
-    nonisolated(unsafe) let source = interleaved
-    let first = r0
+    let n = min(chunkRows, rows - r0), groups = InterleavedQ4_0.groupCount(rows: n), first = r0
     spinningParallelFor(tasks: groups) { g in
       if let source {
-        InterleavedQ4_0.unpackColumns(source, blocks: k / 32, groups: (first / 16 + g)..<(first / 16 + g + 1),
-                                      into: s + 16 * g, stride: 16 * groups)
+        // Group g is half g % 2 of panel g / 2: row 16(g % 2) + l of the panel, column κ at
+        // κ·32 + 16(g % 2) + l. An odd last group leaves its panel's other half zero.
+        let half = s + (g / 2) * panel * k + (g % 2) * group
+        InterleavedQ4_0.unpackColumns(source, blocks: k / 32, groups: (first / group + g)..<(first / group + g + 1),
+                                      into: half, stride: panel)
+        if g == groups - 1 && g % 2 == 0 { for c in 0..<k { (half + c * panel + group).update(repeating: 0, count: group) } }
       } else {
-        for r in (16 * g)..<min(n, 16 * g + 16) { w.unpackRow(first + r, into: s + r * k) }
+        for r in (group * g)..<min(n, group * g + group) { w.unpackRow(first + r, into: s + r * k) }
       }
     }
-    gemmTransposed(m: tokens, n: n, k: k, a: x, lda: k, b: s,
-                   bRowStride: interleaved == nil ? k : 1, bColumnStride: interleaved == nil ? 1 : 16 * groups,
-                   c: y + r0, ldc: rows, bias: biasPointer.map { $0 + first }, accumulate: accumulate)
+    if interleaved != nil {
+      gemmTransposed(m: tokens, n: n, k: k, a: x, lda: k, panels: s, c: y + r0, ldc: rows,
+                     bias: biasPointer.map { $0 + first }, accumulate: accumulate)
+    } else {
+      gemmTransposed(m: tokens, n: n, k: k, a: x, lda: k, b: s, bRowStride: k, bColumnStride: 1,
+                     c: y + r0, ldc: rows, bias: biasPointer.map { $0 + first }, accumulate: accumulate)
+    }
     r0 += n
   }
 }
