@@ -63,7 +63,7 @@ let gemmSerialBelow = 1 << 20
 ///   packed for all K blocks by the caller, M is not cut, N is cut into tiles of 2 B panels
 ///   (so every element of A and of B is packed exactly once, and a narrow W still makes
 ///   tasks for every core), and the tiles run in one round of the spinning pool
-///   (SpinPool.swift), whose workers are awake between rounds (docs/RUNTIME.md, "Prefill").
+///   (SpinPool.swift), whose workers are awake between rounds (docs/RUNTIME.md, "Prefill on the packed GEMM").
 /// All give the same arithmetic per element (same kernel, same K blocks). (Reading A in
 /// place with 12 row pointers was tried: Swift/LLVM then spills accumulators; 2× slower.)
 ///

@@ -121,11 +121,16 @@ struct GemvPlan: @unchecked Sendable {
 /// so interleaved Q4_0 groups fill whole panels); its scratch holds this many rows of K floats.
 let batchedChunkRows = 1024
 
+/// From this many tokens on, `batchedProduct` runs the packed GEMM; below, `tiledProduct`
+/// (measured crossing: 12–16 tokens, dense Q4_0, 2 threads; RESULTS.md, session 12).
+let batchedGemmMinTokens = 16
+
 /// Floats of `batchedProduct`'s scratch for chunks of `chunkRows` rows of K columns.
 func batchedScratchCount(chunkRows: Int, k: Int) -> Int { chunkRows * max(k, 1) }
 
-/// Y (T × R) = X (T × K) · Wᵀ (+ bias), or added to Y, by LinearAlgebra's packed GEMM (the
-/// kernel the prune and eval paths run, `gemmTransposed`). F32 rows are read in place; other
+/// Y (T × R) = X (T × K) · Wᵀ (+ bias), or added to Y. From `batchedGemmMinTokens` tokens on
+/// by LinearAlgebra's packed GEMM (the kernel the prune and eval paths run, `gemmTransposed`);
+/// fewer tokens take `tiledProduct`. F32 rows are read in place; other
 /// types are unpacked `chunkRows` rows at a time into `scratch` (`batchedScratchCount`
 /// floats; allocated here when nil), 16 rows a task, then multiplied: the unpacking is paid
 /// once per row and call, not once per token. Interleaved Q4_0 groups unpack straight into
@@ -138,6 +143,10 @@ func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
   precondition(chunkRows > 0 && chunkRows % panel == 0 && panel % group == 0)
   let rows = w.rows, k = w.columns
   if rows == 0 || tokens == 0 { return }
+  if tokens < batchedGemmMinTokens {
+    tiledProduct(w, x: x, tokens: tokens, y: y, bias: bias, accumulate: accumulate)
+    return
+  }
   let biasPointer = bias.map { UnsafePointer($0.pointer) }
   if w.type == .f32 {
     gemmTransposed(m: tokens, n: rows, k: k, a: x, lda: k, b: w.row(0).assumingMemoryBound(to: Float.self),
@@ -173,4 +182,90 @@ func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
     }
     r0 += n
   }
+}
+
+/// `batchedProduct` for a few tokens (T < `batchedGemmMinTokens`): rows of W in parallel
+/// pieces of 16; each row is dequantised once into a per-task buffer that stays in L1 (F32
+/// rows are read in place), then tiles of 4 rows × 4 tokens run `dotTile` (16 accumulators:
+/// every weight and input load feeds four FMAs); leftover rows and tokens use `dotF32`. With
+/// so few tokens the products are bound by reading W, and unpacking all of it into a scratch
+/// for the GEMM costs more than it saves.
+func tiledProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
+                    y: UnsafeMutablePointer<Float>, bias: FloatBuffer?, accumulate: Bool) {
+  let rows = w.rows, k = w.columns
+  if rows == 0 || tokens == 0 { return }
+  let size = 16
+  let tasks = (rows + size - 1) / size
+  nonisolated(unsafe) let xp = x, yp = y
+  let biasPointer = bias.map { UnsafePointer($0.pointer) }
+  nonisolated(unsafe) let bp = biasPointer
+  spinningParallelFor(tasks: tasks) { t in
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: max(4 * k, 1)) { scratch in
+      guard let s = scratch.baseAddress else { return }
+      let first = t * size, end = min(rows, first + size)
+      var r = first
+      while r < end {
+        let count = min(4, end - r)
+        var rowPointers = (UnsafeRawPointer(s), UnsafeRawPointer(s), UnsafeRawPointer(s), UnsafeRawPointer(s))
+        for i in 0..<count {
+          let p: UnsafeRawPointer
+          if w.type == .f32 { p = w.row(r + i) } else { w.unpackRow(r + i, into: s + i * k); p = UnsafeRawPointer(s + i * k) }
+          switch i { case 0: rowPointers.0 = p; case 1: rowPointers.1 = p; case 2: rowPointers.2 = p; default: rowPointers.3 = p }
+        }
+        @inline(__always) func store(_ row: Int, _ token: Int, _ v: Float) {
+          let value = v + (bp?[row] ?? 0)
+          if accumulate { yp[token * rows + row] += value } else { yp[token * rows + row] = value }
+        }
+        var token = 0
+        if count == 4 {
+          while token + 4 <= tokens {
+            let tile = dotTile(rowPointers, xp + token * k, k)
+            for i in 0..<4 { for j in 0..<4 { store(r + i, token + j, tile[i * 4 + j]) } }
+            token += 4
+          }
+        }
+        let ps = [rowPointers.0, rowPointers.1, rowPointers.2, rowPointers.3]
+        for i in 0..<count {
+          for j in token..<tokens { store(r + i, j, dotF32(ps[i], xp + j * k, k)) }
+        }
+        r += count
+      }
+    }
+  }
+}
+
+/// The 4 × 4 dot products of rows w.0…w.3 with the four consecutive input rows at x (stride
+/// K): result[i·4 + j] = w_i · x_j.
+@inline(__always)
+func dotTile(_ w: (UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer, UnsafeRawPointer),
+             _ x: UnsafePointer<Float>, _ k: Int) -> SIMD16<Float> {
+  let x0 = UnsafeRawPointer(x), x1 = UnsafeRawPointer(x + k), x2 = UnsafeRawPointer(x + 2 * k), x3 = UnsafeRawPointer(x + 3 * k)
+  var a00 = SIMD16<Float>(), a01 = SIMD16<Float>(), a02 = SIMD16<Float>(), a03 = SIMD16<Float>()
+  var a10 = SIMD16<Float>(), a11 = SIMD16<Float>(), a12 = SIMD16<Float>(), a13 = SIMD16<Float>()
+  var a20 = SIMD16<Float>(), a21 = SIMD16<Float>(), a22 = SIMD16<Float>(), a23 = SIMD16<Float>()
+  var a30 = SIMD16<Float>(), a31 = SIMD16<Float>(), a32 = SIMD16<Float>(), a33 = SIMD16<Float>()
+  var i = 0
+  while i + 16 <= k {
+    let o = 4 * i
+    let v0 = floats16(x0, o), v1 = floats16(x1, o), v2 = floats16(x2, o), v3 = floats16(x3, o)
+    var u = floats16(w.0, o)
+    multiplyAdd(&a00, u, v0); multiplyAdd(&a01, u, v1); multiplyAdd(&a02, u, v2); multiplyAdd(&a03, u, v3)
+    u = floats16(w.1, o)
+    multiplyAdd(&a10, u, v0); multiplyAdd(&a11, u, v1); multiplyAdd(&a12, u, v2); multiplyAdd(&a13, u, v3)
+    u = floats16(w.2, o)
+    multiplyAdd(&a20, u, v0); multiplyAdd(&a21, u, v1); multiplyAdd(&a22, u, v2); multiplyAdd(&a23, u, v3)
+    u = floats16(w.3, o)
+    multiplyAdd(&a30, u, v0); multiplyAdd(&a31, u, v1); multiplyAdd(&a32, u, v2); multiplyAdd(&a33, u, v3)
+    i += 16
+  }
+  var out = SIMD16<Float>(lowHalf: SIMD8(lowHalf: laneSums(a00, a01, a02, a03), highHalf: laneSums(a10, a11, a12, a13)),
+                          highHalf: SIMD8(lowHalf: laneSums(a20, a21, a22, a23), highHalf: laneSums(a30, a31, a32, a33)))
+  if i < k {  // scalar tail (K not a multiple of 16)
+    let ws = [w.0, w.1, w.2, w.3].map { $0.assumingMemoryBound(to: Float.self) }
+    while i < k {
+      for r in 0..<4 { for j in 0..<4 { out[r * 4 + j] += ws[r][i] * x[j * k + i] } }
+      i += 1
+    }
+  }
+  return out
 }
