@@ -130,10 +130,10 @@ func batchedScratchCount(chunkRows: Int, k: Int) -> Int { chunkRows * max(k, 1) 
 
 /// Y (T × R) = X (T × K) · Wᵀ (+ bias), or added to Y. From `batchedGemmMinTokens` tokens on
 /// by LinearAlgebra's packed GEMM (the kernel the prune and eval paths run, `gemmTransposed`);
-/// fewer tokens take `tiledProduct`. F32 rows are read in place; other
-/// types are unpacked `chunkRows` rows at a time into `scratch` (`batchedScratchCount`
-/// floats; allocated here when nil), 16 rows a task, then multiplied: the unpacking is paid
-/// once per row and call, not once per token. Interleaved Q4_0 groups unpack straight into
+/// fewer tokens take `tiledProduct`. F32 rows are read in place; other types are unpacked
+/// `chunkRows` rows at a time into `scratch` (`batchedScratchCount` floats; allocated here
+/// when nil), 16 rows a task, then multiplied: the unpacking is paid once per row and call,
+/// not once per token. Interleaved Q4_0 groups unpack straight into
 /// the GEMM's packed B panels (two groups a panel, 16 rows per vector), so B needs no packing
 /// pass; the other types unpack row by row and the GEMM packs them.
 func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
@@ -191,7 +191,7 @@ func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
 /// so few tokens the products are bound by reading W, and unpacking all of it into a scratch
 /// for the GEMM costs more than it saves.
 func tiledProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
-                    y: UnsafeMutablePointer<Float>, bias: FloatBuffer?, accumulate: Bool) {
+                  y: UnsafeMutablePointer<Float>, bias: FloatBuffer?, accumulate: Bool) {
   let rows = w.rows, k = w.columns
   if rows == 0 || tokens == 0 { return }
   let size = 16
