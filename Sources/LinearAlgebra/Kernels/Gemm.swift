@@ -63,7 +63,8 @@ let gemmSerialBelow = 1 << 20
 ///   packed for all K blocks by the caller, M is not cut, N is cut into tiles of 2 B panels
 ///   (so every element of A and of B is packed exactly once, and a narrow W still makes
 ///   tasks for every core), and the tiles run in one round of the spinning pool
-///   (SpinPool.swift), whose workers are awake between rounds (docs/RUNTIME.md, "Prefill on the packed GEMM").
+///   (SpinPool.swift), whose workers are awake between rounds (docs/RUNTIME.md, "Prefill on
+///   the packed GEMM").
 /// All give the same arithmetic per element (same kernel, same K blocks). (Reading A in
 /// place with 12 row pointers was tried: Swift/LLVM then spills accumulators; 2× slower.)
 ///
@@ -136,8 +137,8 @@ func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
     // Pack B[k0..<k0+kc, j0..<j0+jn] → panel q at packedB + q·NR·kc, (p, j) at [p·NR + j].
     // B is read as K×N; view it as N×K (swap strides) so packPanel walks output columns.
     let bPanels = (jn + nr - 1) / nr
-    let bT = StridedOperand(base: opB.base, rowStride: opB.columnStride, columnStride: opB.rowStride)
     if prepackedB == nil {
+      let bT = StridedOperand(base: opB.base, rowStride: opB.columnStride, columnStride: opB.rowStride)
       for q in 0..<bPanels {
         packPanel(bT, rows: j0 + q * nr, rowCount: min(nr, jn - q * nr), width: nr, k0: k0, kc: kc,
                   into: scratch.packedB + q * nr * kc)

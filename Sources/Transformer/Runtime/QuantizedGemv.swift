@@ -133,9 +133,9 @@ func batchedScratchCount(chunkRows: Int, k: Int) -> Int { chunkRows * max(k, 1) 
 /// fewer tokens take `tiledProduct`. F32 rows are read in place; other types are unpacked
 /// `chunkRows` rows at a time into `scratch` (`batchedScratchCount` floats; allocated here
 /// when nil), 16 rows a task, then multiplied: the unpacking is paid once per row and call,
-/// not once per token. Interleaved Q4_0 groups unpack straight into
-/// the GEMM's packed B panels (two groups a panel, 16 rows per vector), so B needs no packing
-/// pass; the other types unpack row by row and the GEMM packs them.
+/// not once per token. Interleaved Q4_0 groups unpack straight into the GEMM's packed B
+/// panels (two groups a panel, 16 rows per vector), so B needs no packing pass; the other
+/// types unpack row by row and the GEMM packs them.
 func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
                     y: UnsafeMutablePointer<Float>, bias: FloatBuffer?, accumulate: Bool,
                     scratch: UnsafeMutablePointer<Float>? = nil, chunkRows: Int = batchedChunkRows) {
@@ -173,12 +173,13 @@ func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
         for r in (group * g)..<min(n, group * g + group) { w.unpackRow(first + r, into: s + r * k) }
       }
     }
+    let chunkBias = biasPointer.map { $0 + first }
     if interleaved != nil {
-      gemmTransposed(m: tokens, n: n, k: k, a: x, lda: k, panels: s, c: y + r0, ldc: rows,
-                     bias: biasPointer.map { $0 + first }, accumulate: accumulate)
+      gemmTransposed(m: tokens, n: n, k: k, a: x, lda: k, panels: s, c: y + first, ldc: rows,
+                     bias: chunkBias, accumulate: accumulate)
     } else {
       gemmTransposed(m: tokens, n: n, k: k, a: x, lda: k, b: s, bRowStride: k, bColumnStride: 1,
-                     c: y + r0, ldc: rows, bias: biasPointer.map { $0 + first }, accumulate: accumulate)
+                     c: y + first, ldc: rows, bias: chunkBias, accumulate: accumulate)
     }
     r0 += n
   }
@@ -193,7 +194,6 @@ func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
 func tiledProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
                   y: UnsafeMutablePointer<Float>, bias: FloatBuffer?, accumulate: Bool) {
   let rows = w.rows, k = w.columns
-  if rows == 0 || tokens == 0 { return }
   let size = 16
   let tasks = (rows + size - 1) / size
   nonisolated(unsafe) let xp = x, yp = y
