@@ -31,6 +31,34 @@ private func dotTolerance(k: Int, magnitude: Double) -> Double {
   return n * u / (1 - n * u) * magnitude
 }
 
+/// The interleaved Q4_0 kernel sums other terms (InterleavedQ4_0.swift): per block of scale d,
+/// with s = lo + 16·H and H = hi − 8 for each stored byte, Σ s_j·x_j + H_j·(y_j − 16·x_j) −
+/// 8·Σ x_j (x_j the block's first 16 inputs, y_j the last 16). Its rounding errors — the 32
+/// products and their sum, the rounded y_j − 16·x_j, the sum of x, the subtraction, the block
+/// sum — stay within γ_(K+5) times Σ_b |d|·Σ_j (|s_j|·|x_j| + |H_j|·(|y_j| + 16·|x_j|) + 8·|x_j|),
+/// which is at least Σ|w_i·x_i| (|lo − 8| ≤ |s| + 16·|H| + 8).
+private func q4_0Tolerance(_ m: QuantizedMatrix, row r: Int, _ x: [Float]) -> Double {
+  var magnitude = 0.0
+  let row = m.row(r)
+  for b in 0..<(m.columns / 32) {
+    let d = Double(floatFromHalf(row.loadUnaligned(fromByteOffset: 18 * b, as: UInt16.self)))
+    var sum = 0.0
+    for j in 0..<16 {
+      let byte = Int(row.load(fromByteOffset: 18 * b + 2 + j, as: UInt8.self))
+      let h = (byte >> 4) - 8, s = (byte & 15) + 16 * h
+      let xj = abs(Double(x[32 * b + j])), yj = abs(Double(x[32 * b + 16 + j]))
+      sum += Double(abs(s)) * xj + Double(abs(h)) * (yj + 16 * xj) + 8 * xj
+    }
+    magnitude += abs(d) * sum
+  }
+  return dotTolerance(k: m.columns + 3, magnitude: magnitude)
+}
+
+/// The bound for row r of `m` · x: Q4_0's own (above), else `dotTolerance`.
+private func kernelTolerance(_ m: QuantizedMatrix, row r: Int, _ x: [Float], magnitude: Double) -> Double {
+  m.type == .q4_0 ? q4_0Tolerance(m, row: r, x) : dotTolerance(k: m.columns, magnitude: magnitude)
+}
+
 private let computableTypes: [GGMLType] = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q4_K, .q6_K]
 
 @Suite("Quantised runtime: kernels")
@@ -57,7 +85,7 @@ struct QuantizedKernelTests {
       let got = m.multiply(x)
       for r in 0..<rows {
         let error = abs(Double(got[r]) - want[r])
-        #expect(error <= dotTolerance(k: k, magnitude: magnitude[r]), "\(type.name) \(rows)×\(k) row \(r): \(error)")
+        #expect(error <= kernelTolerance(m, row: r, x, magnitude: magnitude[r]), "\(type.name) \(rows)×\(k) row \(r): \(error)")
       }
       // Quantised weights are not the originals (the test would pass vacuously on F32 only).
       if type != .f32 { #expect(dequantised.storage != weights.storage, "\(type.name)") }
@@ -83,54 +111,52 @@ struct QuantizedKernelTests {
     }
   }
 
-  @Test("Q4_0's interleaved copy holds the stored rows: 16 to a group, the last group padded with zeros",
-        arguments: [(1, 32), (15, 64), (16, 32), (17, 96), (40, 32)])
-  func interleavedQ4_0(shape: (Int, Int)) {
+  @Test("Q4_0's and Q8_0's interleaved copies hold the stored rows: 16 to a group, the last group padded with zeros",
+        arguments: [GGMLType.q4_0, .q8_0], [(1, 32), (15, 64), (16, 32), (17, 96), (40, 32)])
+  func interleavedRows(type: GGMLType, shape: (Int, Int)) {
     let (rows, k) = shape
     var rng = SplitMix64(seed: UInt64(rows * 100 + k))
-    let m = QuantizedMatrix.quantizing(Matrix.random(rows: rows, columns: k, scale: 2, using: &rng), as: .q4_0)
+    let m = QuantizedMatrix.quantizing(Matrix.random(rows: rows, columns: k, scale: 2, using: &rng), as: type)
     guard let w = m.interleaved else { Issue.record("no interleaved copy"); return }
-    let blocks = k / 32, groups = (rows + 15) / 16
+    // Q4_0: 16 bytes a block, each with its top bit flipped; Q8_0: 32 bytes as stored.
+    let (quantBytes, flip, padding): (Int, UInt8, UInt8) = type == .q4_0 ? (16, 0x80, 0x08) : (32, 0, 0)
+    let blocks = k / 32, groups = (rows + 15) / 16, groupBlockBytes = 32 + 16 * quantBytes
     for g in 0..<groups {
       for b in 0..<blocks {
-        let p = w + (g * blocks + b) * 288
+        let p = w + (g * blocks + b) * groupBlockBytes
         for l in 0..<16 {
           let r = 16 * g + l
           let scale = p.loadUnaligned(fromByteOffset: 2 * l, as: UInt16.self)
-          let bytes = (0..<16).map { p.load(fromByteOffset: 32 + 16 * $0 + l, as: UInt8.self) }
+          let bytes = (0..<quantBytes).map { p.load(fromByteOffset: 32 + 16 * $0 + l, as: UInt8.self) }
           if r < rows {
-            let row = m.row(r) + 18 * b
+            let row = m.row(r) + (2 + quantBytes) * b
             #expect(scale == row.loadUnaligned(as: UInt16.self), "row \(r) block \(b) scale")
-            #expect(bytes == (0..<16).map { row.load(fromByteOffset: 2 + $0, as: UInt8.self) }, "row \(r) block \(b)")
+            #expect(bytes == (0..<quantBytes).map { row.load(fromByteOffset: 2 + $0, as: UInt8.self) ^ flip }, "row \(r) block \(b)")
           } else {
-            #expect(scale == 0 && bytes.allSatisfy { $0 == 0x88 }, "padding row \(r)")
+            #expect(scale == 0 && bytes.allSatisfy { $0 == padding }, "padding row \(r)")
           }
         }
       }
     }
-    // Every row through the interleaved product: each one's own dot product, whatever group it is in.
+    // Every row through the interleaved product (pairs of groups, then a last one alone):
+    // each one's own dot product, whatever group it is in.
     let x = (0..<k).map { _ in rng.nextFloat(in: -2...2) }
     let (want, magnitude) = referenceProduct(m.dequantized(), x)
-    var got = [Float](repeating: .nan, count: rows)
-    x.withUnsafeBufferPointer { xp in
-      InterleavedQ4_0.product(w, rows: rows, blocks: blocks, xp.baseAddress!, groups: 0..<groups) { got[$0] = $1 }
-    }
+    let got = m.multiply(x)
     for r in 0..<rows {
-      #expect(abs(Double(got[r]) - want[r]) <= dotTolerance(k: k, magnitude: magnitude[r]), "row \(r)")
+      #expect(abs(Double(got[r]) - want[r]) <= kernelTolerance(m, row: r, x, magnitude: magnitude[r]), "row \(r)")
     }
     // The prefill's k-major unpacking of a range of groups: the stored rows' values, bit for
     // bit, at column κ·stride + row; padding rows 0; nothing written past a group's 16 lanes.
     for range in [0..<groups, (groups - 1)..<groups] {
       let stride = 16 * range.count + 3
       var columns = [Float](repeating: .nan, count: k * stride)
-      columns.withUnsafeMutableBufferPointer {
-        InterleavedQ4_0.unpackColumns(w, blocks: blocks, groups: range, into: $0.baseAddress!, stride: stride)
-      }
+      columns.withUnsafeMutableBufferPointer { m.unpackInterleavedColumns(groups: range, into: $0.baseAddress!, stride: stride) }
       var row = [Float](repeating: .nan, count: k)
       for local in 0..<(16 * range.count) {
         let r = 16 * range.lowerBound + local
         if r < rows {
-          row.withUnsafeMutableBufferPointer { dequantizeBlocks(.q4_0, m.row(r), blockCount: blocks, into: $0.baseAddress!) }
+          row.withUnsafeMutableBufferPointer { dequantizeBlocks(type, m.row(r), blockCount: blocks, into: $0.baseAddress!) }
         } else {
           row = [Float](repeating: 0, count: k)
         }
@@ -176,7 +202,7 @@ struct QuantizedKernelTests {
     let (wantFirst, magnitudeFirst) = referenceProduct(dequantised, Array(xs[0..<k]))
     for r in 0..<rows {
       let error = abs(Double(y.pointer[r]) - Double(bias.pointer[r]) - wantFirst[r])
-      #expect(error <= dotTolerance(k: k, magnitude: magnitudeFirst[r]) + 0x1p-23 * abs(Double(bias.pointer[r])),
+      #expect(error <= kernelTolerance(m, row: r, Array(xs[0..<k]), magnitude: magnitudeFirst[r]) + 0x1p-23 * abs(Double(bias.pointer[r])),
               "\(type.name) GEMV row \(r)")
     }
     for t in 0..<tokens {

@@ -421,9 +421,14 @@ extension QuantizedMatrix {
     precondition(bias == nil || bias!.count == rows, "bias length")
     var y = [Float](repeating: 0, count: rows)
     x.withUnsafeBufferPointer { xp in
-      if let interleaved {
-        InterleavedQ4_0.product(interleaved, rows: rows, blocks: columns / 32, xp.baseAddress!,
+      if let interleaved, type == .q8_0 {
+        InterleavedQ8_0.product(interleaved, rows: rows, blocks: columns / 32, xp.baseAddress!,
                                 groups: 0..<InterleavedQ4_0.groupCount(rows: rows)) { r, v in y[r] = v + (bias?[r] ?? 0) }
+      } else if let interleaved {
+        var prepared = [Float](repeating: 0, count: InterleavedQ4_0.preparedCount(columns: columns))
+        prepared.withUnsafeMutableBufferPointer { InterleavedQ4_0.prepare(xp.baseAddress!, columns: columns, into: $0.baseAddress!) }
+        InterleavedQ4_0.product(interleaved, rows: rows, blocks: columns / 32, prepared: prepared,
+                                groups: 0..<InterleavedQ4_0.groupCount(rows: rows), shift: 4) { r, v in y[r] = v + (bias?[r] ?? 0) }
       } else {
         productRows(type, row(0), rowByteCount: rowByteCount, rows: rows, columns: columns, xp.baseAddress!,
                     start: 0, end: rows) { r, v in y[r] = v + (bias?[r] ?? 0) }

@@ -44,8 +44,11 @@ final class FloatBuffer: @unchecked Sendable {
 struct GemvPiece: @unchecked Sendable {
   var type: GGMLType
   var weights: UnsafeRawPointer
-  /// A Q4_0 matrix's interleaved rows (then `start` is a multiple of 16).
+  /// A Q4_0 or Q8_0 matrix's interleaved rows (then `start` is a multiple of 16; for Q4_0
+  /// `x` is the input as `InterleavedQ4_0.prepare` leaves it).
   var interleaved: UnsafeRawPointer?
+  /// 4, read from memory by the interleaved kernel (see `InterleavedQ4_0.product`).
+  var nibbleShift: Int32 = 4
   var rowByteCount: Int
   var columns: Int
   var rows: Int
@@ -64,8 +67,13 @@ struct GemvPiece: @unchecked Sendable {
       if accumulate { y[r] += v } else { y[r] = v }
     }
     if let interleaved {
-      InterleavedQ4_0.product(interleaved, rows: rows, blocks: columns / 32, x,
-                              groups: (start / InterleavedQ4_0.groupRows)..<InterleavedQ4_0.groupCount(rows: end), store: store)
+      let groups = (start / InterleavedQ4_0.groupRows)..<InterleavedQ4_0.groupCount(rows: end)
+      if type == .q4_0 {
+        InterleavedQ4_0.product(interleaved, rows: rows, blocks: columns / 32, prepared: x, groups: groups,
+                                shift: nibbleShift, store: store)
+      } else {
+        InterleavedQ8_0.product(interleaved, rows: rows, blocks: columns / 32, x, groups: groups, store: store)
+      }
     } else {
       productRows(type, weights, rowByteCount: rowByteCount, rows: rows, columns: columns, x, start: start, end: end, store: store)
     }
@@ -85,6 +93,8 @@ struct GemvJob {
 /// token (no allocation per call).
 struct GemvPlan: @unchecked Sendable {
   private(set) var pieces: [GemvPiece] = []
+  /// Inputs of interleaved Q4_0 products, prepared once per run (jobs sharing an input share it).
+  private var preparations: [(source: UnsafePointer<Float>, columns: Int, prepared: FloatBuffer)] = []
   /// Keeps the matrices and biases the pieces point into alive.
   private var owners: [AnyObject] = []
 
@@ -97,11 +107,21 @@ struct GemvPlan: @unchecked Sendable {
       let m = job.matrix
       owners.append(m)
       if let b = job.bias { owners.append(b) }
+      var x = job.x
+      if m.interleaved != nil && m.type == .q4_0 {
+        if let shared = preparations.first(where: { $0.source == job.x && $0.columns == m.columns }) {
+          x = UnsafePointer(shared.prepared.pointer)
+        } else {
+          let prepared = FloatBuffer(count: InterleavedQ4_0.preparedCount(columns: m.columns))
+          preparations.append((job.x, m.columns, prepared))
+          x = UnsafePointer(prepared.pointer)
+        }
+      }
       var start = 0
       while start < m.rows {
         let end = min(m.rows, start + size)
         pieces.append(GemvPiece(type: m.type, weights: m.row(0), interleaved: m.interleaved, rowByteCount: m.rowByteCount, columns: m.columns,
-                                rows: m.rows, start: start, end: end, x: job.x, y: job.y,
+                                rows: m.rows, start: start, end: end, x: x, y: job.y,
                                 bias: job.bias.map { UnsafePointer($0.pointer) }, accumulate: job.accumulate))
         start = end
       }
@@ -109,6 +129,7 @@ struct GemvPlan: @unchecked Sendable {
   }
 
   func run() {
+    for p in preparations { InterleavedQ4_0.prepare(p.source, columns: p.columns, into: p.prepared.pointer) }
     pieces.withUnsafeBufferPointer { buffer in
       nonisolated(unsafe) let p = buffer
       if p.count == 1 { p[0].run(); return }
@@ -156,25 +177,23 @@ func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
   let owned = scratch == nil ? UnsafeMutablePointer<Float>.allocate(capacity: batchedScratchCount(chunkRows: chunkRows, k: k)) : nil
   defer { owned?.deallocate() }
   nonisolated(unsafe) let s = scratch ?? owned!
-  let interleaved = w.interleaved
-  nonisolated(unsafe) let source = interleaved
+  let interleaved = w.interleaved != nil
   var r0 = 0
   while r0 < rows {
     let n = min(chunkRows, rows - r0), groups = InterleavedQ4_0.groupCount(rows: n), first = r0
     spinningParallelFor(tasks: groups) { g in
-      if let source {
+      if interleaved {
         // Group g is half g % 2 of panel g / 2: row 16(g % 2) + l of the panel, column κ at
         // κ·32 + 16(g % 2) + l. An odd last group leaves its panel's other half zero.
         let half = s + (g / 2) * panel * k + (g % 2) * group
-        InterleavedQ4_0.unpackColumns(source, blocks: k / 32, groups: (first / group + g)..<(first / group + g + 1),
-                                      into: half, stride: panel)
+        w.unpackInterleavedColumns(groups: (first / group + g)..<(first / group + g + 1), into: half, stride: panel)
         if g == groups - 1 && g % 2 == 0 { for c in 0..<k { (half + c * panel + group).update(repeating: 0, count: group) } }
       } else {
         for r in (group * g)..<min(n, group * g + group) { w.unpackRow(first + r, into: s + r * k) }
       }
     }
     let chunkBias = biasPointer.map { $0 + first }
-    if interleaved != nil {
+    if interleaved {
       gemmTransposed(m: tokens, n: n, k: k, a: x, lda: k, panels: s, c: y + first, ldc: rows,
                      bias: chunkBias, accumulate: accumulate)
     } else {

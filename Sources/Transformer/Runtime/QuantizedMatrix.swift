@@ -26,8 +26,8 @@ public final class QuantizedMatrix: @unchecked Sendable {
   /// Bytes of one row: K / blockSize · blockByteCount.
   public let rowByteCount: Int
   let base: UnsafeRawPointer
-  /// Q4_0 only: the rows regrouped 16 at a time (InterleavedQ4_0.swift), which every product
-  /// and row read of the runtime uses; owned.
+  /// Q4_0 and Q8_0: the rows regrouped 16 at a time (InterleavedQ4_0.swift,
+  /// InterleavedQ8_0.swift), which every product and row read of the runtime uses; owned.
   let interleaved: UnsafeRawPointer?
   private let ownsBytes: Bool
   private let owner: AnyObject?
@@ -56,7 +56,11 @@ public final class QuantizedMatrix: @unchecked Sendable {
   }
 
   private static func interleave(_ type: GGMLType, _ base: UnsafeRawPointer, rows: Int, columns: Int) -> UnsafeRawPointer? {
-    type == .q4_0 ? UnsafeRawPointer(InterleavedQ4_0.pack(base, rows: rows, blocks: columns / 32)) : nil
+    switch type {
+    case .q4_0: UnsafeRawPointer(InterleavedQ4_0.pack(base, rows: rows, blocks: columns / 32))
+    case .q8_0: UnsafeRawPointer(InterleavedQ8_0.pack(base, rows: rows, blocks: columns / 32))
+    default: nil
+    }
   }
 
   /// Borrows `rows · rowByteCount` bytes at `pointer`, which must stay valid and unchanged as
@@ -75,7 +79,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
   }
 
   /// Asks the kernel to reclaim the whole pages of `[pointer, pointer + byteCount)` now that
-  /// the runtime reads only the interleaved copy, so a mapped Q4_0 file is not resident twice.
+  /// the runtime reads only the interleaved copy, so a mapped Q4_0 / Q8_0 file is not resident twice.
   /// `MADV_PAGEOUT` (Linux 5.4+) drops clean file pages and never discards data (anonymous
   /// memory is swapped or stays), so a later read still sees the bytes; elsewhere, or where
   /// the kernel refuses, nothing happens.
@@ -101,7 +105,7 @@ public final class QuantizedMatrix: @unchecked Sendable {
     interleaved.map { UnsafeMutableRawPointer(mutating: $0).deallocate() }
   }
 
-  /// Bytes of the stored rows (the interleaved copy of a Q4_0 matrix holds as many again,
+  /// Bytes of the stored rows (the interleaved copy of a Q4_0 / Q8_0 matrix holds as many again,
   /// rounded up to whole groups of 16 rows).
   public var byteCount: Int { rows * rowByteCount }
 
@@ -112,7 +116,11 @@ public final class QuantizedMatrix: @unchecked Sendable {
   /// Row `r` dequantised into `out` (K floats), by the reference block decoder.
   func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
     if let interleaved {
-      InterleavedQ4_0.dequantizeRow(interleaved, row: r, blocks: columns / 32, into: out)
+      if type == .q4_0 {
+        InterleavedQ4_0.dequantizeRow(interleaved, row: r, blocks: columns / 32, into: out)
+      } else {
+        InterleavedQ8_0.dequantizeRow(interleaved, row: r, blocks: columns / 32, into: out)
+      }
     } else {
       dequantizeBlocks(type, row(r), blockCount: columns / type.blockSize, into: out)
     }
@@ -121,6 +129,17 @@ public final class QuantizedMatrix: @unchecked Sendable {
   /// Row `r` dequantised into `out` in registers (the same values as `dequantizeRow`).
   func unpackRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
     if interleaved != nil { dequantizeRow(r, into: out) } else { dequantizeRowVectorised(type, row(r), columns, into: out) }
+  }
+
+  /// Interleaved rows only: the rows of `groups` (of 16) as floats, k-major, row
+  /// 16(g − first) + l and column κ at `out[κ·stride + 16(g − first) + l]`.
+  func unpackInterleavedColumns(groups: Range<Int>, into out: UnsafeMutablePointer<Float>, stride: Int) {
+    guard let interleaved else { preconditionFailure("\(type.name) rows are not interleaved") }
+    if type == .q4_0 {
+      InterleavedQ4_0.unpackColumns(interleaved, blocks: columns / 32, groups: groups, into: out, stride: stride)
+    } else {
+      InterleavedQ8_0.unpackColumns(interleaved, blocks: columns / 32, groups: groups, into: out, stride: stride)
+    }
   }
 
   /// The whole matrix dequantised to F32 (the reference the kernels are tested against).
