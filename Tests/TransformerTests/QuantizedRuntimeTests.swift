@@ -168,6 +168,30 @@ struct QuantizedKernelTests {
     }
   }
 
+  @Test("F32 rows are held as the GEMM's packed panels: 32 rows a panel, k-major, the last panel padded with zeros",
+        arguments: [(1, 5), (31, 7), (32, 3), (33, 1), (70, 9)])
+  func f32Panels(shape: (Int, Int)) {
+    let (rows, k) = shape
+    var rng = SplitMix64(seed: UInt64(rows * 100 + k))
+    let m = QuantizedMatrix.quantizing(Matrix.random(rows: rows, columns: k, scale: 2, using: &rng), as: .f32)
+    guard let panels = m.interleaved?.assumingMemoryBound(to: Float.self) else { Issue.record("no panels"); return }
+    #expect(gemmPanelWidth == 32)
+    let stored = m.row(0).assumingMemoryBound(to: Float.self)
+    for p in 0..<((rows + 31) / 32) {
+      for c in 0..<k {
+        for l in 0..<32 {
+          let r = 32 * p + l, got = panels[p * 32 * k + c * 32 + l]
+          #expect(got.bitPattern == (r < rows ? stored[r * k + c] : 0).bitPattern, "panel \(p) column \(c) lane \(l)")
+        }
+      }
+    }
+    var row = [Float](repeating: .nan, count: k)
+    for r in 0..<rows {
+      row.withUnsafeMutableBufferPointer { m.unpackRow(r, into: $0.baseAddress!) }
+      #expect(row == Array(UnsafeBufferPointer(start: stored + r * k, count: k)), "row \(r)")
+    }
+  }
+
   @Test("the parallel GEMV plan and the batched product (tiles below 16 tokens, the GEMM from 16) equal the one-thread rows bit for bit / within rounding",
         arguments: computableTypes, [6, 20])
   func parallelPathsMatch(type: GGMLType, tokens: Int) {

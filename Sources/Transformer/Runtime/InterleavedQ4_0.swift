@@ -56,10 +56,10 @@ enum InterleavedQ4_0 {
   /// Bytes of the layout for R rows of B blocks (R rounded up to whole groups).
   static func byteCount(rows: Int, blocks: Int) -> Int { groupCount(rows: rows) * blocks * groupBlockBytes }
 
-  /// Regroups R row-major Q4_0 rows (`rowByteCount` = B · 18 bytes each) into a new
-  /// 64-byte-aligned allocation the caller owns.
-  static func pack(_ source: UnsafeRawPointer, rows: Int, blocks: Int) -> UnsafeMutableRawPointer {
-    interleaveBlocks(source, rows: rows, blocks: blocks, quantBytes: 16, flip: flip, padding: 0x88 ^ flip)
+  /// Writes groups `groups` of R row-major Q4_0 rows (B · 18 bytes each) into `out`, which
+  /// holds `byteCount(rows:blocks:)` bytes.
+  static func pack(_ source: UnsafeRawPointer, rows: Int, blocks: Int, groups: Range<Int>, into out: UnsafeMutableRawPointer) {
+    interleaveBlocks(source, rows: rows, blocks: blocks, quantBytes: 16, flip: flip, padding: 0x88 ^ flip, groups: groups, into: out)
   }
 
   /// `store(r, W_r·x)` for the rows of groups `groups` that exist (r < rows), from x as
@@ -154,16 +154,15 @@ enum InterleavedQ4_0 {
   }
 }
 
-/// Regroups R row-major rows of B blocks (a 2-byte f16 scale, then `quantBytes` bytes) 16 rows
-/// at a time into a new 64-byte-aligned allocation the caller owns: per group and block, the
-/// 16 scales, then `quantBytes` byte columns whose byte l is that byte of row l, XOR `flip`.
-/// Rows past R have scale 0 and bytes `padding`.
+/// Regroups groups `groups` of R row-major rows of B blocks (a 2-byte f16 scale, then
+/// `quantBytes` bytes), 16 rows a group, into `out`: per group and block, the 16 scales, then
+/// `quantBytes` byte columns whose byte l is that byte of row l, XOR `flip`. Rows past R have
+/// scale 0 and bytes `padding`.
 func interleaveBlocks(_ source: UnsafeRawPointer, rows: Int, blocks: Int, quantBytes: Int,
-                      flip: UInt8, padding: UInt8) -> UnsafeMutableRawPointer {
+                      flip: UInt8, padding: UInt8, groups: Range<Int>, into out: UnsafeMutableRawPointer) {
   let groupRows = InterleavedQ4_0.groupRows, groupBlockBytes = 2 * groupRows + groupRows * quantBytes
-  let groups = InterleavedQ4_0.groupCount(rows: rows), rowBytes = blocks * (2 + quantBytes)
-  let out = UnsafeMutableRawPointer.allocate(byteCount: max(groups * blocks * groupBlockBytes, 1), alignment: 64)
-  for g in 0..<groups {
+  let rowBytes = blocks * (2 + quantBytes)
+  for g in groups {
     for b in 0..<blocks {
       let dst = out + (g * blocks + b) * groupBlockBytes
       for l in 0..<groupRows {
@@ -181,5 +180,4 @@ func interleaveBlocks(_ source: UnsafeRawPointer, rows: Int, blocks: Int, quantB
       }
     }
   }
-  return out
 }

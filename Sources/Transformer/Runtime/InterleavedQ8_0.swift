@@ -19,10 +19,10 @@
 enum InterleavedQ8_0 {
   static let groupBlockBytes = 544
 
-  /// Regroups R row-major Q8_0 rows (B · 34 bytes each) into a new 64-byte-aligned
-  /// allocation the caller owns.
-  static func pack(_ source: UnsafeRawPointer, rows: Int, blocks: Int) -> UnsafeMutableRawPointer {
-    interleaveBlocks(source, rows: rows, blocks: blocks, quantBytes: 32, flip: 0, padding: 0)
+  /// Writes groups `groups` of R row-major Q8_0 rows (B · 34 bytes each) into `out`, which
+  /// holds `groupCount · B · 544` bytes.
+  static func pack(_ source: UnsafeRawPointer, rows: Int, blocks: Int, groups: Range<Int>, into out: UnsafeMutableRawPointer) {
+    interleaveBlocks(source, rows: rows, blocks: blocks, quantBytes: 32, flip: 0, padding: 0, groups: groups, into: out)
   }
 
   /// `store(r, W_r·x)` for the rows of groups `groups` that exist (r < rows).

@@ -421,7 +421,10 @@ extension QuantizedMatrix {
     precondition(bias == nil || bias!.count == rows, "bias length")
     var y = [Float](repeating: 0, count: rows)
     x.withUnsafeBufferPointer { xp in
-      if let interleaved, type == .q8_0 {
+      if let interleaved, type == .f32 {
+        F32Panels.product(interleaved.assumingMemoryBound(to: Float.self), rows: rows, columns: columns, xp.baseAddress!,
+                          panels: 0..<F32Panels.panelCount(rows: rows)) { r, v in y[r] = v + (bias?[r] ?? 0) }
+      } else if let interleaved, type == .q8_0 {
         InterleavedQ8_0.product(interleaved, rows: rows, blocks: columns / 32, xp.baseAddress!,
                                 groups: 0..<InterleavedQ4_0.groupCount(rows: rows)) { r, v in y[r] = v + (bias?[r] ?? 0) }
       } else if let interleaved {

@@ -44,8 +44,8 @@ final class FloatBuffer: @unchecked Sendable {
 struct GemvPiece: @unchecked Sendable {
   var type: GGMLType
   var weights: UnsafeRawPointer
-  /// A Q4_0 or Q8_0 matrix's interleaved rows (then `start` is a multiple of 16; for Q4_0
-  /// `x` is the input as `InterleavedQ4_0.prepare` leaves it).
+  /// A Q4_0 or Q8_0 matrix's interleaved rows, or an F32 matrix's panels (then `start` is a
+  /// multiple of 32; for Q4_0 `x` is the input as `InterleavedQ4_0.prepare` leaves it).
   var interleaved: UnsafeRawPointer?
   /// 4, read from memory by the interleaved kernel (see `InterleavedQ4_0.product`).
   var nibbleShift: Int32 = 4
@@ -66,7 +66,10 @@ struct GemvPiece: @unchecked Sendable {
       if let bias { v += bias[r] }
       if accumulate { y[r] += v } else { y[r] = v }
     }
-    if let interleaved {
+    if let interleaved, type == .f32 {
+      F32Panels.product(interleaved.assumingMemoryBound(to: Float.self), rows: rows, columns: columns, x,
+                        panels: (start / F32Panels.width)..<F32Panels.panelCount(rows: end), store: store)
+    } else if let interleaved {
       let groups = (start / InterleavedQ4_0.groupRows)..<InterleavedQ4_0.groupCount(rows: end)
       if type == .q4_0 {
         InterleavedQ4_0.product(interleaved, rows: rows, blocks: columns / 32, prepared: x, groups: groups,
@@ -99,10 +102,11 @@ struct GemvPlan: @unchecked Sendable {
   private var owners: [AnyObject] = []
 
   /// Cuts the rows of each job into pieces of about `totalRows / (4 · threads)` rows
-  /// (16 to 256, a multiple of 16: interleaved Q4_0 groups stay whole), so the atomic task counter balances a slower core.
+  /// (32 to 256, a multiple of 32: F32 panels and pairs of interleaved groups stay whole), so
+  /// the atomic task counter balances a slower core.
   init(_ jobs: [GemvJob], threads: Int) {
     let total = jobs.reduce(0) { $0 + $1.matrix.rows }
-    let size = max(16, min(256, total / max(1, 4 * threads))) / 16 * 16  // pieces start at multiples of 16
+    let size = max(32, min(256, total / max(1, 4 * threads))) / 32 * 32  // pieces start at multiples of 32
     for job in jobs {
       let m = job.matrix
       owners.append(m)
@@ -170,8 +174,13 @@ func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
   }
   let biasPointer = bias.map { UnsafePointer($0.pointer) }
   if w.type == .f32 {
-    gemmTransposed(m: tokens, n: rows, k: k, a: x, lda: k, b: w.row(0).assumingMemoryBound(to: Float.self),
-                   bRowStride: k, bColumnStride: 1, c: y, ldc: rows, bias: biasPointer, accumulate: accumulate)
+    if let panels = w.interleaved {
+      gemmTransposed(m: tokens, n: rows, k: k, a: x, lda: k, panels: panels.assumingMemoryBound(to: Float.self),
+                     c: y, ldc: rows, bias: biasPointer, accumulate: accumulate)
+    } else {
+      gemmTransposed(m: tokens, n: rows, k: k, a: x, lda: k, b: w.row(0).assumingMemoryBound(to: Float.self),
+                     bRowStride: k, bColumnStride: 1, c: y, ldc: rows, bias: biasPointer, accumulate: accumulate)
+    }
     return
   }
   let owned = scratch == nil ? UnsafeMutablePointer<Float>.allocate(capacity: batchedScratchCount(chunkRows: chunkRows, k: k)) : nil
@@ -228,7 +237,7 @@ func tiledProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
         var rowPointers = (UnsafeRawPointer(s), UnsafeRawPointer(s), UnsafeRawPointer(s), UnsafeRawPointer(s))
         for i in 0..<count {
           let p: UnsafeRawPointer
-          if w.type == .f32 { p = w.row(r + i) } else { w.unpackRow(r + i, into: s + i * k); p = UnsafeRawPointer(s + i * k) }
+          if w.type == .f32 && w.interleaved == nil { p = w.row(r + i) } else { w.unpackRow(r + i, into: s + i * k); p = UnsafeRawPointer(s + i * k) }
           switch i { case 0: rowPointers.0 = p; case 1: rowPointers.1 = p; case 2: rowPointers.2 = p; default: rowPointers.3 = p }
         }
         @inline(__always) func store(_ row: Int, _ token: Int, _ v: Float) {

@@ -27,7 +27,8 @@ public final class QuantizedMatrix: @unchecked Sendable {
   public let rowByteCount: Int
   let base: UnsafeRawPointer
   /// Q4_0 and Q8_0: the rows regrouped 16 at a time (InterleavedQ4_0.swift,
-  /// InterleavedQ8_0.swift), which every product and row read of the runtime uses; owned.
+  /// InterleavedQ8_0.swift); F32: the rows as the GEMM's packed panels (F32Panels.swift).
+  /// Every product and row read of the runtime uses it; owned.
   let interleaved: UnsafeRawPointer?
   private let ownsBytes: Bool
   private let owner: AnyObject?
@@ -55,12 +56,46 @@ public final class QuantizedMatrix: @unchecked Sendable {
     owner = nil
   }
 
-  private static func interleave(_ type: GGMLType, _ base: UnsafeRawPointer, rows: Int, columns: Int) -> UnsafeRawPointer? {
+  /// The runtime's own layout of a type's rows, where it has one: rows per unit (an
+  /// interleaved group or an F32 panel), bytes per unit, and the writer of a range of units.
+  private typealias Packer = (_ source: UnsafeRawPointer, _ units: Range<Int>, _ out: UnsafeMutableRawPointer) -> Void
+  private static func layout(_ type: GGMLType, rows: Int, columns: Int) -> (unitRows: Int, unitBytes: Int, pack: Packer)? {
+    let blocks = columns / 32
     switch type {
-    case .q4_0: UnsafeRawPointer(InterleavedQ4_0.pack(base, rows: rows, blocks: columns / 32))
-    case .q8_0: UnsafeRawPointer(InterleavedQ8_0.pack(base, rows: rows, blocks: columns / 32))
-    default: nil
+    case .q4_0:
+      return (InterleavedQ4_0.groupRows, blocks * InterleavedQ4_0.groupBlockBytes,
+              { InterleavedQ4_0.pack($0, rows: rows, blocks: blocks, groups: $1, into: $2) })
+    case .q8_0:
+      return (InterleavedQ4_0.groupRows, blocks * InterleavedQ8_0.groupBlockBytes,
+              { InterleavedQ8_0.pack($0, rows: rows, blocks: blocks, groups: $1, into: $2) })
+    case .f32:
+      return (F32Panels.width, 4 * F32Panels.width * columns,
+              { F32Panels.pack($0, rows: rows, columns: columns, panels: $1, into: $2) })
+    default:
+      return nil
     }
+  }
+
+  /// The rows at `base` in the runtime's layout, in a new allocation (nil for types read as
+  /// stored). With `releasing`, each ~4 MB of source rows is handed back to the kernel once
+  /// copied (`releasePages`), so a mapped file and its copy are never both resident.
+  private static func interleave(_ type: GGMLType, _ base: UnsafeRawPointer, rows: Int, columns: Int,
+                                 releasing: Bool = false) -> UnsafeRawPointer? {
+    guard let (unitRows, unitBytes, pack) = layout(type, rows: rows, columns: columns) else { return nil }
+    let units = (rows + unitRows - 1) / unitRows, rowBytes = columns / type.blockSize * type.blockByteCount
+    let out = UnsafeMutableRawPointer.allocate(byteCount: max(units * unitBytes, 1), alignment: 64)
+    let chunk = max(1, (4 << 20) / max(1, unitRows * rowBytes))
+    var u = 0
+    while u < units {
+      let end = min(units, u + chunk)
+      pack(base, u..<end, out)
+      if releasing {
+        let first = u * unitRows * rowBytes
+        releasePages(base + first, byteCount: min(rows, end * unitRows) * rowBytes - first)
+      }
+      u = end
+    }
+    return UnsafeRawPointer(out)
   }
 
   /// Borrows `rows · rowByteCount` bytes at `pointer`, which must stay valid and unchanged as
@@ -72,22 +107,22 @@ public final class QuantizedMatrix: @unchecked Sendable {
     self.columns = columns
     rowByteCount = columns / type.blockSize * type.blockByteCount
     base = pointer
-    interleaved = Self.interleave(type, pointer, rows: rows, columns: columns)
+    interleaved = Self.interleave(type, pointer, rows: rows, columns: columns, releasing: true)
     ownsBytes = false
     self.owner = owner
-    if interleaved != nil { Self.releasePages(pointer, byteCount: rows * rowByteCount) }
   }
 
-  /// Asks the kernel to reclaim the whole pages of `[pointer, pointer + byteCount)` now that
-  /// the runtime reads only the interleaved copy, so a mapped Q4_0 / Q8_0 file is not resident twice.
+  /// Asks the kernel to reclaim the pages of `[pointer, pointer + byteCount)`, rounded out to
+  /// whole pages, now that the runtime reads only its own copy of those rows.
   /// `MADV_PAGEOUT` (Linux 5.4+) drops clean file pages and never discards data (anonymous
-  /// memory is swapped or stays), so a later read still sees the bytes; elsewhere, or where
-  /// the kernel refuses, nothing happens.
+  /// memory is swapped or stays), so a later read still sees the bytes: a page shared with
+  /// rows not yet copied is simply read again; elsewhere, or where the kernel refuses,
+  /// nothing happens.
   private static func releasePages(_ pointer: UnsafeRawPointer, byteCount: Int) {
     #if os(Linux)
     let page = max(1, Int(sysconf(Int32(_SC_PAGESIZE)))), madvisePageOut: Int32 = 21  // MADV_PAGEOUT
-    let start = (Int(bitPattern: pointer) + page - 1) / page * page
-    let end = (Int(bitPattern: pointer) + byteCount) / page * page
+    let start = Int(bitPattern: pointer) / page * page
+    let end = (Int(bitPattern: pointer) + byteCount + page - 1) / page * page
     guard end > start, let address = UnsafeMutableRawPointer(bitPattern: start) else { return }
     _ = madvise(address, end - start, madvisePageOut)
     #endif
@@ -105,8 +140,8 @@ public final class QuantizedMatrix: @unchecked Sendable {
     interleaved.map { UnsafeMutableRawPointer(mutating: $0).deallocate() }
   }
 
-  /// Bytes of the stored rows (the interleaved copy of a Q4_0 / Q8_0 matrix holds as many again,
-  /// rounded up to whole groups of 16 rows).
+  /// Bytes of the stored rows (the interleaved copy of a Q4_0, Q8_0 or F32 matrix holds as many
+  /// again, rounded up to whole groups of 16 rows or panels of 32).
   public var byteCount: Int { rows * rowByteCount }
 
   /// Pointer to the first block of row `r` in the stored (row-major) layout.
@@ -116,7 +151,9 @@ public final class QuantizedMatrix: @unchecked Sendable {
   /// Row `r` dequantised into `out` (K floats), by the reference block decoder.
   func dequantizeRow(_ r: Int, into out: UnsafeMutablePointer<Float>) {
     if let interleaved {
-      if type == .q4_0 {
+      if type == .f32 {
+        F32Panels.row(interleaved.assumingMemoryBound(to: Float.self), row: r, columns: columns, into: out)
+      } else if type == .q4_0 {
         InterleavedQ4_0.dequantizeRow(interleaved, row: r, blocks: columns / 32, into: out)
       } else {
         InterleavedQ8_0.dequantizeRow(interleaved, row: r, blocks: columns / 32, into: out)
@@ -131,10 +168,10 @@ public final class QuantizedMatrix: @unchecked Sendable {
     if interleaved != nil { dequantizeRow(r, into: out) } else { dequantizeRowVectorised(type, row(r), columns, into: out) }
   }
 
-  /// Interleaved rows only: the rows of `groups` (of 16) as floats, k-major, row
+  /// Interleaved Q4_0 / Q8_0 rows only: the rows of `groups` (of 16) as floats, k-major, row
   /// 16(g − first) + l and column κ at `out[κ·stride + 16(g − first) + l]`.
   func unpackInterleavedColumns(groups: Range<Int>, into out: UnsafeMutablePointer<Float>, stride: Int) {
-    guard let interleaved else { preconditionFailure("\(type.name) rows are not interleaved") }
+    guard let interleaved, type != .f32 else { preconditionFailure("\(type.name) rows are not interleaved in groups") }
     if type == .q4_0 {
       InterleavedQ4_0.unpackColumns(interleaved, blocks: columns / 32, groups: groups, into: out, stride: stride)
     } else {
