@@ -151,6 +151,24 @@ struct SoftmaxExpTests {
     #expect(tiny == [1, 0, 0, 0])
   }
 
+  @Test("the vector exp's edge lanes: 0 below −87.3 and at −∞, e^x from −87.3 up, NaN kept, 88 saturates")
+  func vectorExpEdges() {
+    // 16 values, so every one goes through the vector path (the scalar tail uses libm).
+    let lanes: [Float] = [0, -88, -87.31, -87.3, -87.29, -1000, -.infinity, .nan, -.nan, 1, 88, 100, .infinity, -0.0, 20, -50]
+    var x = lanes
+    _ = x.withUnsafeMutableBufferPointer { exponentiateShifted($0.baseAddress!, count: 16, shift: 0) }
+    for (i, v) in lanes.enumerated() {
+      if v.isNaN {
+        #expect(x[i].isNaN, "lane \(i)")
+      } else if v < -87.3 {
+        #expect(x[i] == 0 && x[i].sign == .plus, "lane \(i): \(v) → \(x[i])")
+      } else {
+        let want = Foundation.exp(Double(min(v, 88)))
+        #expect(abs(Double(x[i]) - want) <= 3e-7 * want, "lane \(i): \(v) → \(x[i]), want \(want)")
+      }
+    }
+  }
+
   @Test("exponentiateShifted and siluGate match Double references on awkward lengths", arguments: [1, 15, 16, 37, 1_536])
   func runtimeVectorHelpers(count: Int) {
     var rng = SplitMix64(seed: UInt64(count))

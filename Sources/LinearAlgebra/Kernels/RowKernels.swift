@@ -81,13 +81,13 @@ func siluGateKernel(_ gate: UnsafeMutablePointer<Float>, _ up: UnsafePointer<Flo
 func containsNaNKernel(_ x: UnsafePointer<Float>, _ n: Int) -> Bool {
   let r = UnsafeRawPointer(x)
   var i = 0
-  var seen = SIMDMask<SIMD16<Int32>>(repeating: false)
+  var seen = SIMD16<Int32>()
   while i + 16 <= n {
     let v = r.loadUnaligned(fromByteOffset: i * 4, as: SIMD16<Float>.self)
-    seen .|= v .!= v
+    for l in 0..<16 { seen[l] |= v[l] != v[l] ? 1 : 0 }
     i += 16
   }
-  if any(seen) { return true }
+  if seen.max() != 0 { return true }
   while i < n { if x[i].isNaN { return true }; i += 1 }
   return false
 }
@@ -146,11 +146,11 @@ func softmaxKernel(_ x: UnsafeMutablePointer<Float>, valid: Int, n: Int) {
 /// x < −87.3 (results below the smallest normal Float) and −∞ give exactly 0; NaN gives NaN.
 @inline(__always)
 func expVector(_ x: SIMD16<Float>) -> SIMD16<Float> {
-  // Written with masks and bit casts rather than `clamped` and `SIMD16<Int32>(_:rounding:)`,
-  // which this toolchain leaves as unspecialised generic calls (~10% of an eval once).
-  var clamped = x
-  clamped.replace(with: -87.3, where: x .< SIMD16(repeating: -87.3))
-  clamped.replace(with: 88, where: x .> SIMD16(repeating: 88))
+  // Written with pointwise min/max, selects of constants and bit casts: `clamped` and
+  // `SIMD16<Int32>(_:rounding:)` stay unspecialised generic calls with this toolchain (~10% of
+  // an eval once), and `replace(with:where:)` on comparison masks, like a lane loop selecting
+  // between two variables, compiles to a branch per lane (~400 instructions a vector; session 13).
+  let clamped = pointwiseMin(pointwiseMax(x, SIMD16(repeating: -87.3)), SIMD16(repeating: 88))  // NaN → −87.3
   let n = (clamped * SIMD16(repeating: 1.442_695_04)).rounded(.toNearestOrEven)
   var r = clamped - n * SIMD16(repeating: 0.693_145_751_953_125)  // ln2 high part (exact product)
   r = r - n * SIMD16(repeating: 1.428_606_765_330_187e-06)  // ln2 low part
@@ -166,10 +166,13 @@ func expVector(_ x: SIMD16<Float>) -> SIMD16<Float> {
   // mantissa bits (exact for |n| < 2²²), and subtracting the bias pattern leaves it alone.
   let biased = unsafeBitCast(n + SIMD16(repeating: 12_582_912 + 127), to: SIMD16<Int32>.self)
   let exponent = (biased &- SIMD16(repeating: 0x4B40_0000)) &<< 23
-  var result = p * unsafeBitCast(exponent, to: SIMD16<Float>.self)
-  result.replace(with: 0, where: x .< SIMD16(repeating: -87.3))
-  result.replace(with: x, where: x .!= x)  // NaN stays NaN
-  return result
+  // 0 below −87.3 and x itself where x is NaN, chosen by masks made with integer arithmetic on
+  // the bit patterns (all ones where |x| exceeds the bound: the bound minus |x|'s bits is negative).
+  let bits = unsafeBitCast(x, to: SIMD16<Int32>.self), magnitude = bits & SIMD16(repeating: 0x7FFF_FFFF)
+  let below = (bits &>> 31) & ((SIMD16(repeating: Int32(bitPattern: Float(87.3).bitPattern)) &- magnitude) &>> 31)
+  let nan = (SIMD16(repeating: 0x7F80_0000) &- magnitude) &>> 31
+  let value = unsafeBitCast(p * unsafeBitCast(exponent, to: SIMD16<Float>.self), to: SIMD16<Int32>.self) & ~below
+  return unsafeBitCast((value & ~nan) | (bits & nan), to: SIMD16<Float>.self)
 }
 
 /// log Σ exp(x_i) over n values, computed as max + log Σ exp(x_i − max): sixteen lanes of

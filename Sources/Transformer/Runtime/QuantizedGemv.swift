@@ -190,15 +190,19 @@ func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
   var r0 = 0
   while r0 < rows {
     let n = min(chunkRows, rows - r0), groups = InterleavedQ4_0.groupCount(rows: n), first = r0
-    spinningParallelFor(tasks: groups) { g in
-      if interleaved {
-        // Group g is half g % 2 of panel g / 2: row 16(g % 2) + l of the panel, column κ at
-        // κ·32 + 16(g % 2) + l. An odd last group leaves its panel's other half zero.
-        let half = s + (g / 2) * panel * k + (g % 2) * group
-        w.unpackInterleavedColumns(groups: (first / group + g)..<(first / group + g + 1), into: half, stride: panel)
-        if g == groups - 1 && g % 2 == 0 { for c in 0..<k { (half + c * panel + group).update(repeating: 0, count: group) } }
-      } else {
-        for r in (group * g)..<min(n, group * g + group) { w.unpackRow(first + r, into: s + r * k) }
+    // One task a 32-row panel: its two groups write the two halves of the same cache lines,
+    // so one core writes both (one task a group had the cores trading every line).
+    spinningParallelFor(tasks: (groups + 1) / 2) { t in
+      for g in (2 * t)..<min(groups, 2 * t + 2) {
+        if interleaved {
+          // Group g is half g % 2 of panel g / 2: row 16(g % 2) + l of the panel, column κ at
+          // κ·32 + 16(g % 2) + l. An odd last group leaves its panel's other half zero.
+          let half = s + (g / 2) * panel * k + (g % 2) * group
+          w.unpackInterleavedColumns(groups: (first / group + g)..<(first / group + g + 1), into: half, stride: panel)
+          if g == groups - 1 && g % 2 == 0 { for c in 0..<k { (half + c * panel + group).update(repeating: 0, count: group) } }
+        } else {
+          for r in (group * g)..<min(n, group * g + group) { w.unpackRow(first + r, into: s + r * k) }
+        }
       }
     }
     let chunkBias = biasPointer.map { $0 + first }
