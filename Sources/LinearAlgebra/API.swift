@@ -161,6 +161,27 @@ public func gemmTransposed(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda:
              c: c, ldc: ldc, accumulate: accumulate, bias: bias, promptShaped: true, packedB: panels)
 }
 
+/// Writes B's rows `firstRow ..< firstRow + rowCount` (`firstRow` a multiple of
+/// `gemmPanelWidth`) into `panels` as `gemmTransposed(…panels:…)` lays them out, over all of
+/// K: row firstRow + j, column κ at `panels[(j / W)·W·K + κ·W + j % W]`, rows past rowCount in
+/// the last panel zero. Called from the GEMM's worker threads, for disjoint ranges.
+public typealias GemmPanelSource = @Sendable (_ firstRow: Int, _ rowCount: Int, _ panels: UnsafeMutablePointer<Float>) -> Void
+
+/// `gemmTransposed` with B's packed panels produced on demand: each task of the product (a
+/// tile of 2·`gemmPanelWidth` columns of C) has `panelSource` write its tile's panels, then
+/// multiplies them while they are in cache. For weights stored in another form (the runtime's
+/// interleaved Q4_0 and Q8_0): the unpacking happens inside the product's one parallel round,
+/// not in a round of its own, and nothing of B is held beyond one tile per task. Same sums,
+/// same bits as the other forms.
+public func gemmTransposed(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,
+                           panelSource: @escaping GemmPanelSource, c: UnsafeMutablePointer<Float>, ldc: Int,
+                           bias: UnsafePointer<Float>?, accumulate: Bool) {
+  precondition(m >= 0 && n >= 0 && k >= 0 && lda >= k && ldc >= n, "gemmTransposed: \(m)×\(k) · (\(n)×\(k))ᵀ, lda \(lda), ldc \(ldc)")
+  gemmPacked(m: m, n: n, k: k, a: StridedOperand(base: a, rowStride: lda, columnStride: 1),
+             b: StridedOperand(base: a, rowStride: 0, columnStride: 0),
+             c: c, ldc: ldc, accumulate: accumulate, bias: bias, promptShaped: true, panelSource: panelSource)
+}
+
 /// Writes the transpose of `a` into `t` (which must be `a.columns × a.rows`).
 public func transpose(_ a: Matrix, into t: inout Matrix) {
   precondition(t.rows == a.columns && t.columns == a.rows, "transpose: shapes \(a.shape) → \(t.shape)")

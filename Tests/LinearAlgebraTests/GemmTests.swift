@@ -1,3 +1,4 @@
+import Foundation
 import Testing
 import LinearAlgebra
 
@@ -95,7 +96,7 @@ struct GemmTests {
   /// several 12-row panels with an edge, K over one 384 block, N over one 64-column tile.
   static let promptShapes: [(Int, Int, Int)] = [(1, 7, 3), (5, 33, 17), (13, 401, 70), (145, 97, 130)]
 
-  @Test("gemmTransposed on raw storage: row-major, k-major and caller-packed B, strided A and C, bias, +=",
+  @Test("gemmTransposed on raw storage: row-major, k-major, caller-packed and on-demand B panels, strided A and C, bias, +=",
         arguments: promptShapes)
   func promptShapedEntry(shape: (Int, Int, Int)) {
     let (m, k, n) = shape
@@ -113,7 +114,7 @@ struct GemmTests {
     var panels = [Float](repeating: .nan, count: panelCount * w * k)
     for j in 0..<n { for p in 0..<k { panels[(j / w) * w * k + p * w + j % w] = bt[j, p] } }
     for (layout, storage, rowStride, columnStride) in [("row-major", bt.storage, k, 1), ("k-major", kMajor, 1, n),
-                                                       ("panels", panels, 0, 0)] {
+                                                       ("panels", panels, 0, 0), ("panel source", bt.storage, 0, 0)] {
       for accumulate in [false, true] {
         for threads in [1, 2] {
           Parallelism.maxThreads = threads
@@ -126,6 +127,19 @@ struct GemmTests {
                   if layout == "panels" {
                     gemmTransposed(m: m, n: n, k: k, a: ap.baseAddress!, lda: lda, panels: bp.baseAddress!,
                                    c: cp.baseAddress!, ldc: ldc, bias: biasPointer.baseAddress, accumulate: accumulate)
+                  } else if layout == "panel source" {
+                    // Each call writes its rows' panels, NaN past N; the ranges asked for
+                    // must tile 0..<N in whole panels.
+                    nonisolated(unsafe) let rows = bp.baseAddress!
+                    let asked = RangeLog()
+                    gemmTransposed(m: m, n: n, k: k, a: ap.baseAddress!, lda: lda, panelSource: { first, count, out in
+                      #expect(first % w == 0 && count > 0 && first + count <= n)
+                      asked.add(first..<(first + count))
+                      for j in 0..<((count + w - 1) / w * w) {
+                        for p in 0..<k { out[(j / w) * w * k + p * w + j % w] = j < count ? rows[(first + j) * k + p] : .nan }
+                      }
+                    }, c: cp.baseAddress!, ldc: ldc, bias: biasPointer.baseAddress, accumulate: accumulate)
+                    #expect(asked.covers(n), "panel source: rows asked for")
                   } else {
                     gemmTransposed(m: m, n: n, k: k, a: ap.baseAddress!, lda: lda, b: bp.baseAddress!,
                                    bRowStride: rowStride, bColumnStride: columnStride, c: cp.baseAddress!, ldc: ldc,
@@ -150,6 +164,19 @@ struct GemmTests {
           }
         }
       }
+    }
+  }
+
+  /// The row ranges a panel source was asked for, from any thread.
+  final class RangeLog: @unchecked Sendable {
+    private var ranges: [Range<Int>] = []
+    private let lock = NSLock()
+    func add(_ r: Range<Int>) { lock.lock(); ranges.append(r); lock.unlock() }
+    /// Whether the ranges are disjoint and cover 0..<n.
+    func covers(_ n: Int) -> Bool {
+      let sorted = ranges.sorted { $0.lowerBound < $1.lowerBound }
+      return zip(sorted, sorted.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound }
+        && sorted.first?.lowerBound == 0 && sorted.last?.upperBound == n
     }
   }
 

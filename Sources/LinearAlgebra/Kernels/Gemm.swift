@@ -77,9 +77,9 @@ let gemmSerialBelow = 1 << 20
 func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
                 c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool,
                 bias: UnsafePointer<Float>?, upperOnly: Bool = false, promptShaped: Bool = false,
-                packedB prepacked: UnsafePointer<Float>? = nil) {
+                packedB prepacked: UnsafePointer<Float>? = nil, panelSource: GemmPanelSource? = nil) {
   precondition(!(upperOnly && promptShaped), "gemmPacked: upperOnly is for the shared and per-task modes")
-  precondition(prepacked == nil || promptShaped, "gemmPacked: caller-packed B is for prompt-shaped calls")
+  precondition((prepacked == nil && panelSource == nil) || promptShaped, "gemmPacked: caller-packed B is for prompt-shaped calls")
   if m == 0 || n == 0 { return }
   if k == 0 {
     for i in 0..<m {
@@ -124,7 +124,8 @@ func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
   }
 
   /// Runs K block `kb` of C tile `t`. `packedA` is nil in direct mode.
-  @Sendable func tile(_ t: Int, kb: Int, packedA: UnsafeMutablePointer<Float>?, _ scratch: inout GemmScratch) {
+  @Sendable func tile(_ t: Int, kb: Int, packedA: UnsafeMutablePointer<Float>?, tilePanels: UnsafePointer<Float>? = nil,
+                      _ scratch: inout GemmScratch) {
     let k0 = blockStart(kb, count: k, blocks: kBlocks)
     let kc = blockStart(kb + 1, count: k, blocks: kBlocks) - k0
     let loadC = accumulate || kb > 0
@@ -137,7 +138,7 @@ func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
     // Pack B[k0..<k0+kc, j0..<j0+jn] → panel q at packedB + q·NR·kc, (p, j) at [p·NR + j].
     // B is read as K×N; view it as N×K (swap strides) so packPanel walks output columns.
     let bPanels = (jn + nr - 1) / nr
-    if prepackedB == nil {
+    if prepackedB == nil && tilePanels == nil {
       let bT = StridedOperand(base: opB.base, rowStride: opB.columnStride, columnStride: opB.rowStride)
       for q in 0..<bPanels {
         packPanel(bT, rows: j0 + q * nr, rowCount: min(nr, jn - q * nr), width: nr, k0: k0, kc: kc,
@@ -159,7 +160,8 @@ func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
         let jq = j0 + q * nr, cols = min(nr, n - jq)
         if upperOnly && jq + cols <= i0 { continue }
         // Caller-packed panels hold all of K: block kb of panel jq / NR is contiguous.
-        let bPanel = prepackedB.map { $0 + (jq / nr) * nr * k + k0 * nr } ?? UnsafePointer(scratch.packedB + q * nr * kc)
+        let bPanel = tilePanels.map { $0 + q * nr * k + k0 * nr } ?? prepackedB.map { $0 + (jq / nr) * nr * k + k0 * nr }
+          ?? UnsafePointer(scratch.packedB + q * nr * kc)
         let bq = addBias.map { $0 + jq }
         let full = rows == mr && cols == nr
         let target = full ? out + i0 * ldc + jq : scratch.edge
@@ -198,9 +200,19 @@ func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
     nonisolated(unsafe) let pa = packedA
     let run: @Sendable (Int) -> Void = { t in
       var scratch = makeScratch()
-      for kb in 0..<kBlocks {
-        tile(t, kb: kb, packedA: pa + mPanels * mr * blockStart(kb, count: k, blocks: kBlocks), &scratch)
+      // With a panel source, the task has its tile's panels (all of K) written first, into a
+      // block of its own: they are then read from cache, and no other task touches them.
+      var own: UnsafeMutablePointer<Float>? = nil
+      if let panelSource {
+        let j0 = (t / mChunks) * tileColumns, jn = min(tileColumns, n - j0)
+        own = allocateFloats((jn + nr - 1) / nr * nr * k)
+        panelSource(j0, jn, own!)
       }
+      for kb in 0..<kBlocks {
+        tile(t, kb: kb, packedA: pa + mPanels * mr * blockStart(kb, count: k, blocks: kBlocks),
+             tilePanels: own.map { UnsafePointer($0) }, &scratch)
+      }
+      own?.deallocate()
       releaseScratch(scratch)
     }
     if threadCap == 1 { for t in 0..<tasks { run(t) } } else { spinningParallelFor(tasks: tasks, run) }

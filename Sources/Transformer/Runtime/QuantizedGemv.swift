@@ -142,8 +142,8 @@ struct GemvPlan: @unchecked Sendable {
   }
 }
 
-/// Rows of W unpacked at a time by `batchedProduct` (a multiple of the GEMM's 32-row panels,
-/// so interleaved Q4_0 groups fill whole panels); its scratch holds this many rows of K floats.
+/// Rows of W unpacked at a time by `batchedProduct` for types read as stored (a multiple of the GEMM's 32-row panels);
+/// its scratch holds this many rows of K floats.
 let batchedChunkRows = 1024
 
 /// From this many tokens on, `batchedProduct` runs the packed GEMM; below, `tiledProduct`
@@ -158,9 +158,10 @@ func batchedScratchCount(chunkRows: Int, k: Int) -> Int { chunkRows * max(k, 1) 
 /// fewer tokens take `tiledProduct`. F32 rows are read in place; other types are unpacked
 /// `chunkRows` rows at a time into `scratch` (`batchedScratchCount` floats; allocated here
 /// when nil), 16 rows a task, then multiplied: the unpacking is paid once per row and call,
-/// not once per token. Interleaved Q4_0 groups unpack straight into the GEMM's packed B
-/// panels (two groups a panel, 16 rows per vector), so B needs no packing pass; the other
-/// types unpack row by row and the GEMM packs them.
+/// not once per token. F32 panels are B's packed panels already; interleaved Q4_0 and Q8_0
+/// groups are unpacked by each GEMM task for its own tile, straight into packed panels (two
+/// groups a panel, 16 rows per vector), in the product's one round; the other types unpack
+/// row by row into the scratch and the GEMM packs them.
 func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
                     y: UnsafeMutablePointer<Float>, bias: FloatBuffer?, accumulate: Bool,
                     scratch: UnsafeMutablePointer<Float>? = nil, chunkRows: Int = batchedChunkRows) {
@@ -183,36 +184,31 @@ func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
     }
     return
   }
+  if w.interleaved != nil {
+    // Each GEMM task unpacks its own tile of rows (groups of 16, two to a panel) and
+    // multiplies them while they are in cache: one round for the whole product.
+    gemmTransposed(m: tokens, n: rows, k: k, a: x, lda: k, panelSource: { first, count, out in
+      let g0 = first / group, g1 = InterleavedQ4_0.groupCount(rows: first + count)
+      for g in g0..<g1 {
+        let local = g - g0, half = out + (local / 2) * panel * k + (local % 2) * group
+        w.unpackInterleavedColumns(groups: g..<(g + 1), into: half, stride: panel)
+        // An odd last group leaves its panel's other half zero.
+        if g == g1 - 1 && local % 2 == 0 { for c in 0..<k { (half + c * panel + group).update(repeating: 0, count: group) } }
+      }
+    }, c: y, ldc: rows, bias: biasPointer, accumulate: accumulate)
+    return
+  }
   let owned = scratch == nil ? UnsafeMutablePointer<Float>.allocate(capacity: batchedScratchCount(chunkRows: chunkRows, k: k)) : nil
   defer { owned?.deallocate() }
   nonisolated(unsafe) let s = scratch ?? owned!
-  let interleaved = w.interleaved != nil
   var r0 = 0
   while r0 < rows {
-    let n = min(chunkRows, rows - r0), groups = InterleavedQ4_0.groupCount(rows: n), first = r0
-    // One task a 32-row panel: its two groups write the two halves of the same cache lines,
-    // so one core writes both (one task a group had the cores trading every line).
-    spinningParallelFor(tasks: (groups + 1) / 2) { t in
-      for g in (2 * t)..<min(groups, 2 * t + 2) {
-        if interleaved {
-          // Group g is half g % 2 of panel g / 2: row 16(g % 2) + l of the panel, column κ at
-          // κ·32 + 16(g % 2) + l. An odd last group leaves its panel's other half zero.
-          let half = s + (g / 2) * panel * k + (g % 2) * group
-          w.unpackInterleavedColumns(groups: (first / group + g)..<(first / group + g + 1), into: half, stride: panel)
-          if g == groups - 1 && g % 2 == 0 { for c in 0..<k { (half + c * panel + group).update(repeating: 0, count: group) } }
-        } else {
-          for r in (group * g)..<min(n, group * g + group) { w.unpackRow(first + r, into: s + r * k) }
-        }
-      }
+    let n = min(chunkRows, rows - r0), first = r0
+    spinningParallelFor(tasks: (n + group - 1) / group) { g in
+      for r in (group * g)..<min(n, group * g + group) { w.unpackRow(first + r, into: s + r * k) }
     }
-    let chunkBias = biasPointer.map { $0 + first }
-    if interleaved {
-      gemmTransposed(m: tokens, n: n, k: k, a: x, lda: k, panels: s, c: y + first, ldc: rows,
-                     bias: chunkBias, accumulate: accumulate)
-    } else {
-      gemmTransposed(m: tokens, n: n, k: k, a: x, lda: k, b: s, bRowStride: k, bColumnStride: 1,
-                     c: y + first, ldc: rows, bias: chunkBias, accumulate: accumulate)
-    }
+    gemmTransposed(m: tokens, n: n, k: k, a: x, lda: k, b: s, bRowStride: k, bColumnStride: 1,
+                   c: y + first, ldc: rows, bias: biasPointer.map { $0 + first }, accumulate: accumulate)
     r0 += n
   }
 }
