@@ -3,7 +3,7 @@
 // package's CPU flag and prints, per round, each variant's G weights/s over the same random
 // Q4_0 rows, alternating in one process, and its ratio to the row-major kernel (the shape of
 // `partialQ4_0` in Sources/Transformer/Runtime/QuantizedDot.swift). "interleaved rows" is the
-// layout the runtime uses for Q4_0 since session 11 (InterleavedQ4_0.swift); the int8 and
+// layout of session 11, "signed interleaved" the runtime's since session 13 (InterleavedQ4_0.swift); the int8 and
 // exponent variants measured slower and are kept so a newer toolchain can be checked quickly.
 
 import Foundation
@@ -101,12 +101,51 @@ func exponentLaneElement(_ i: Int, second: Bool) -> Int {
   }
 }
 
+/// The 16 f16 scales at the head of an interleaved group's block.
+@inline(__always) func scales(_ p: UnsafeRawPointer) -> SIMD16<Float> {
+  var d = SIMD16<Float>()
+  for r in 0..<16 { d[r] = Float(Float16(bitPattern: p.loadUnaligned(fromByteOffset: 2 * r, as: UInt16.self))) }
+  return d
+}
+
+/// Interleaved with each byte's top bit flipped (the runtime's layout since session 13): read as
+/// Int8, s = lo + 16·(hi − 8), so one widening feeds both nibbles: Σ s·x_j + (s >> 4)·(y_j − 16·x_j)
+/// − 8·Σ x_j, with the input prepared once (`signedInput`); two groups at once. The shift count
+/// is a parameter: one LLVM can see is narrowed back to bytes (a second widening per byte).
+@inline(never) func gemvInterleavedSigned(_ w: UnsafeRawPointer, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                          rows: Int, k: Int, shift: Int32) {
+  let blocks = k / 32, shifts = SIMD16<Int32>(repeating: shift), offsets = x + k
+  @inline(__always) func nibbles(_ p: UnsafeRawPointer, _ j: Int) -> (SIMD16<Float>, SIMD16<Float>) {
+    let v = p.loadUnaligned(fromByteOffset: 32 + 16 * j, as: SIMD16<Int8>.self)
+    var s = SIMD16<Int32>(); for i in 0..<16 { s[i] = Int32(v[i]) }
+    let h = s &>> shifts
+    var fs = SIMD16<Float>(), fh = SIMD16<Float>()
+    for i in 0..<16 { fs[i] = Float(s[i]); fh[i] = Float(h[i]) }
+    return (fs, fh)
+  }
+  for g in stride(from: 0, to: rows / 16, by: 2) {
+    var acc = (SIMD16<Float>(), SIMD16<Float>())
+    for b in 0..<blocks {
+      let p0 = w + (g * blocks + b) * 288, p1 = p0 + blocks * 288, xb = x + 32 * b
+      var s0 = (SIMD16<Float>(), SIMD16<Float>()), s1 = (SIMD16<Float>(), SIMD16<Float>())
+      for j in 0..<16 {
+        let xl = SIMD16<Float>(repeating: xb[j]), xh = SIMD16<Float>(repeating: xb[j + 16])
+        let (a, c) = nibbles(p0, j), (e, f) = nibbles(p1, j)
+        s0.0.addProduct(a, xl); s0.1.addProduct(c, xh); s1.0.addProduct(e, xl); s1.1.addProduct(f, xh)
+      }
+      let o = SIMD16<Float>(repeating: offsets[b])
+      acc.0.addProduct(scales(p0), s0.0 + s0.1 - o); acc.1.addProduct(scales(p1), s1.0 + s1.1 - o)
+    }
+    for r in 0..<16 { y[16 * g + r] = acc.0[r]; y[16 * g + 16 + r] = acc.1[r] }
+  }
+}
+
 @inline(never) func gemv(_ y: UnsafeMutablePointer<Float>, rows: Int, _ dot: (Int) -> Float) {
   for r in 0..<rows { y[r] = dot(r) }
 }
 
 let args = CommandLine.arguments.dropFirst().compactMap { Int($0) }
-let rows = (args.first ?? 8192) / 16 * 16, k = (args.dropFirst().first ?? 1536) / 32 * 32, rowBytes = k / 32 * 18
+let rows = (args.first ?? 8192) / 32 * 32, k = (args.dropFirst().first ?? 1536) / 32 * 32, rowBytes = k / 32 * 18
 var rng = SystemRandomNumberGenerator()
 let w = UnsafeMutableRawPointer.allocate(byteCount: rows * rowBytes, alignment: 64)
 for r in 0..<rows {
@@ -138,6 +177,17 @@ for g in 0..<(rows / 16) {
   }
 }
 
+let signed = UnsafeMutableRawPointer.allocate(byteCount: rows * rowBytes, alignment: 64)
+for o in 0..<(rows * rowBytes) {
+  let v = interleaved.load(fromByteOffset: o, as: UInt8.self)
+  signed.storeBytes(of: o % 288 < 32 ? v : v ^ 0x80, toByteOffset: o, as: UInt8.self)
+}
+var signedInput = x + [Float](repeating: 0, count: k / 32)
+for b in 0..<(k / 32) {
+  for j in 0..<16 { signedInput[32 * b + 16 + j] = x[32 * b + 16 + j] - 16 * x[32 * b + j] }
+  signedInput[k + b] = 8 * x[(32 * b)..<(32 * b + 16)].reduce(0, +)
+}
+let shift = Int32(CommandLine.arguments.count > 99 ? 5 : 4)  // 4, from a value LLVM cannot fold
 let reference = UnsafeMutablePointer<Float>.allocate(capacity: rows), y = UnsafeMutablePointer<Float>.allocate(capacity: rows)
 func seconds(_ body: () -> Void) -> Double {
   let t = DispatchTime.now().uptimeNanoseconds; body(); return Double(DispatchTime.now().uptimeNanoseconds - t) / 1e9
@@ -146,11 +196,12 @@ let passes = 20, gigaWeights = Double(rows * k * passes) / 1e9
 print("Q4_0 rows \(rows) × K \(k), \(passes) passes a round, one thread")
 x.withUnsafeBufferPointer { xb in
   xq.withUnsafeBytes { xqb in
-    xPermuted.withUnsafeBufferPointer { xpb in
+    xPermuted.withUnsafeBufferPointer { xpb in signedInput.withUnsafeBufferPointer { sib in
       let variants: [(String, () -> Void)] = [
         ("int8 wrappedSum", { gemv(y, rows: rows) { dotInt8(w + $0 * rowBytes, xqb.baseAddress!, xScale, xOffset, k) } }),
         ("exponent trick", { gemv(y, rows: rows) { dotExponent(w + $0 * rowBytes, xpb.baseAddress!, k) } }),
         ("interleaved rows", { gemvInterleaved(interleaved, xb.baseAddress!, y, rows: rows, k: k) }),
+        ("signed interleaved", { gemvInterleavedSigned(signed, sib.baseAddress!, y, rows: rows, k: k, shift: shift) }),
       ]
       for round in 0..<3 {
         for (name, run) in variants {
@@ -163,6 +214,6 @@ x.withUnsafeBufferPointer { xb in
           print("round \(round)  \(name.padding(toLength: 17, withPad: " ", startingAt: 0)) \(figures)")
         }
       }
-    }
+    } }
   }
 }
