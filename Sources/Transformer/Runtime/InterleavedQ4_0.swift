@@ -82,38 +82,8 @@ enum InterleavedQ4_0 {
       multiplyAdd(&low, fs, xl)
       multiplyAdd(&high, fh, xh)
     }
-    @inline(__always) func finish(_ acc: SIMD16<Float>, _ g: Int) {
-      for l in 0..<min(groupRows, rows - g * groupRows) { store(g * groupRows + l, acc[l]) }
-    }
-    var g = groups.lowerBound
-    while g + 2 <= groups.upperBound {
-      var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
-      for b in 0..<blocks {
-        let p0 = w + (g * blocks + b) * groupBlockBytes, p1 = p0 + blocks * groupBlockBytes, xb = x + 32 * b
-        var l0 = SIMD16<Float>(), h0 = SIMD16<Float>(), l1 = SIMD16<Float>(), h1 = SIMD16<Float>()
-        for j in 0..<16 {
-          let xl = SIMD16<Float>(repeating: xb[j]), xh = SIMD16<Float>(repeating: xb[j + 16])
-          accumulate(p0, j, &l0, &h0, xl, xh)
-          accumulate(p1, j, &l1, &h1, xl, xh)
-        }
-        let o = SIMD16<Float>(repeating: offsets[b])
-        multiplyAdd(&acc0, halfLanes(bytes16(p0, 0, as: SIMD16<UInt16>.self)), l0 + h0 - o)
-        multiplyAdd(&acc1, halfLanes(bytes16(p1, 0, as: SIMD16<UInt16>.self)), l1 + h1 - o)
-      }
-      finish(acc0, g)
-      finish(acc1, g + 1)
-      g += 2
-    }
-    if g < groups.upperBound {
-      var acc = SIMD16<Float>()
-      for b in 0..<blocks {
-        let p = w + (g * blocks + b) * groupBlockBytes, xb = x + 32 * b
-        var low = SIMD16<Float>(), high = SIMD16<Float>()
-        for j in 0..<16 { accumulate(p, j, &low, &high, SIMD16(repeating: xb[j]), SIMD16(repeating: xb[j + 16])) }
-        multiplyAdd(&acc, halfLanes(bytes16(p, 0, as: SIMD16<UInt16>.self)), low + high - SIMD16(repeating: offsets[b]))
-      }
-      finish(acc, g)
-    }
+    interleavedGroupProducts(w, rows: rows, blocks: blocks, groupBlockBytes: groupBlockBytes, x, offsets: offsets,
+                             groups: groups, store: store, accumulate: accumulate)
   }
 
   /// The rows of `groups` as floats, k-major (the layout of `gemmTransposed`'s panels): row 16(g − first) + l, column κ at
@@ -179,5 +149,53 @@ func interleaveBlocks(_ source: UnsafeRawPointer, rows: Int, blocks: Int, quantB
         }
       }
     }
+  }
+}
+
+/// The driver of the interleaved GEMV (Q4_0 and Q8_0): groups `groups` two at a time (four FMA
+/// chains), then a last one alone. Per block b of a group, `accumulate(p, j, &low, &high,
+/// x_j, x_(j+16))` for j < 16 adds byte column j's products into two chains, and the group's
+/// accumulator takes d ⊙ (low + high − o_b), o_b = `offsets[b]` (0 without offsets). Each
+/// group's operations are the same whether it runs in a pair or alone.
+@inline(__always)
+func interleavedGroupProducts(
+  _ w: UnsafeRawPointer, rows: Int, blocks: Int, groupBlockBytes: Int, _ x: UnsafePointer<Float>,
+  offsets: UnsafePointer<Float>?, groups: Range<Int>, store: (Int, Float) -> Void,
+  accumulate: (UnsafeRawPointer, Int, inout SIMD16<Float>, inout SIMD16<Float>, SIMD16<Float>, SIMD16<Float>) -> Void
+) {
+  let groupRows = InterleavedQ4_0.groupRows
+  @inline(__always) func offset(_ b: Int) -> SIMD16<Float> { SIMD16(repeating: offsets?[b] ?? 0) }
+  @inline(__always) func scales(_ p: UnsafeRawPointer) -> SIMD16<Float> { halfLanes(bytes16(p, 0, as: SIMD16<UInt16>.self)) }
+  @inline(__always) func finish(_ acc: SIMD16<Float>, _ g: Int) {
+    for l in 0..<min(groupRows, rows - g * groupRows) { store(g * groupRows + l, acc[l]) }
+  }
+  var g = groups.lowerBound
+  while g + 2 <= groups.upperBound {
+    var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
+    for b in 0..<blocks {
+      let p0 = w + (g * blocks + b) * groupBlockBytes, p1 = p0 + blocks * groupBlockBytes, xb = x + 32 * b
+      var l0 = SIMD16<Float>(), h0 = SIMD16<Float>(), l1 = SIMD16<Float>(), h1 = SIMD16<Float>()
+      for j in 0..<16 {
+        let xl = SIMD16<Float>(repeating: xb[j]), xh = SIMD16<Float>(repeating: xb[j + 16])
+        accumulate(p0, j, &l0, &h0, xl, xh)
+        accumulate(p1, j, &l1, &h1, xl, xh)
+      }
+      let o = offset(b)
+      multiplyAdd(&acc0, scales(p0), l0 + h0 - o)
+      multiplyAdd(&acc1, scales(p1), l1 + h1 - o)
+    }
+    finish(acc0, g)
+    finish(acc1, g + 1)
+    g += 2
+  }
+  if g < groups.upperBound {
+    var acc = SIMD16<Float>()
+    for b in 0..<blocks {
+      let p = w + (g * blocks + b) * groupBlockBytes, xb = x + 32 * b
+      var low = SIMD16<Float>(), high = SIMD16<Float>()
+      for j in 0..<16 { accumulate(p, j, &low, &high, SIMD16(repeating: xb[j]), SIMD16(repeating: xb[j + 16])) }
+      multiplyAdd(&acc, scales(p), low + high - offset(b))
+    }
+    finish(acc, g)
   }
 }

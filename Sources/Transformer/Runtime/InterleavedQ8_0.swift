@@ -29,45 +29,14 @@ enum InterleavedQ8_0 {
   @inline(__always)
   static func product(_ w: UnsafeRawPointer, rows: Int, blocks: Int, _ x: UnsafePointer<Float>,
                       groups: Range<Int>, store: (Int, Float) -> Void) {
-    let groupRows = InterleavedQ4_0.groupRows
     @inline(__always) func column(_ p: UnsafeRawPointer, _ j: Int) -> SIMD16<Float> {
       lanes(bytes16(p, 32 + 16 * j, as: SIMD16<Int8>.self))
     }
-    @inline(__always) func finish(_ acc: SIMD16<Float>, _ g: Int) {
-      for l in 0..<min(groupRows, rows - g * groupRows) { store(g * groupRows + l, acc[l]) }
-    }
-    var g = groups.lowerBound
-    while g + 2 <= groups.upperBound {
-      var acc0 = SIMD16<Float>(), acc1 = SIMD16<Float>()
-      for b in 0..<blocks {
-        let p0 = w + (g * blocks + b) * groupBlockBytes, p1 = p0 + blocks * groupBlockBytes, xb = x + 32 * b
-        var l0 = SIMD16<Float>(), h0 = SIMD16<Float>(), l1 = SIMD16<Float>(), h1 = SIMD16<Float>()
-        for j in 0..<16 {
-          let xl = SIMD16<Float>(repeating: xb[j]), xh = SIMD16<Float>(repeating: xb[j + 16])
-          multiplyAdd(&l0, column(p0, j), xl)
-          multiplyAdd(&h0, column(p0, j + 16), xh)
-          multiplyAdd(&l1, column(p1, j), xl)
-          multiplyAdd(&h1, column(p1, j + 16), xh)
-        }
-        multiplyAdd(&acc0, halfLanes(bytes16(p0, 0, as: SIMD16<UInt16>.self)), l0 + h0)
-        multiplyAdd(&acc1, halfLanes(bytes16(p1, 0, as: SIMD16<UInt16>.self)), l1 + h1)
-      }
-      finish(acc0, g)
-      finish(acc1, g + 1)
-      g += 2
-    }
-    if g < groups.upperBound {
-      var acc = SIMD16<Float>()
-      for b in 0..<blocks {
-        let p = w + (g * blocks + b) * groupBlockBytes, xb = x + 32 * b
-        var low = SIMD16<Float>(), high = SIMD16<Float>()
-        for j in 0..<16 {
-          multiplyAdd(&low, column(p, j), SIMD16(repeating: xb[j]))
-          multiplyAdd(&high, column(p, j + 16), SIMD16(repeating: xb[j + 16]))
-        }
-        multiplyAdd(&acc, halfLanes(bytes16(p, 0, as: SIMD16<UInt16>.self)), low + high)
-      }
-      finish(acc, g)
+    // Elements j and j + 16 of the block into the two chains (no offset: Q8_0 has no −8).
+    interleavedGroupProducts(w, rows: rows, blocks: blocks, groupBlockBytes: groupBlockBytes, x, offsets: nil,
+                             groups: groups, store: store) { p, j, low, high, xl, xh in
+      multiplyAdd(&low, column(p, j), xl)
+      multiplyAdd(&high, column(p, j + 16), xh)
     }
   }
 
