@@ -190,6 +190,12 @@ struct QuantizedKernelTests {
       row.withUnsafeMutableBufferPointer { m.unpackRow(r, into: $0.baseAddress!) }
       #expect(row == Array(UnsafeBufferPointer(start: stored + r * k, count: k)), "row \(r)")
     }
+    // Made without its rows (an F32 matrix widened on load): the same panels, the same products.
+    let values = Array(UnsafeBufferPointer(start: stored, count: rows * k))
+    let panelsOnly = values.withUnsafeBytes { QuantizedMatrix(type: .f32, rows: rows, columns: k, bytes: $0, keepingRows: false) }
+    let x = (0..<k).map { _ in rng.nextFloat(in: -1...1) }
+    #expect(panelsOnly.multiply(x) == m.multiply(x))
+    #expect(panelsOnly.dequantized().storage == values)
   }
 
   @Test("the parallel GEMV plan and the batched product (tiles below 16 tokens, the GEMM from 16) equal the one-thread rows bit for bit / within rounding",

@@ -9,7 +9,8 @@
 // (Kernels/SpinPool.swift) instead of waking from Dispatch's pool. Each output element is one
 // row's dot product, so results do not depend on the thread count or the piece size.
 //
-// Prefill: LinearAlgebra's packed GEMM (`gemmTransposed`) on F32 rows read in place, or on
+// Prefill: LinearAlgebra's packed GEMM (`gemmTransposed`) on the F32 panels as they are, on
+// interleaved Q4_0 / Q8_0 rows unpacked by each GEMM task for its own tile, or on other types'
 // rows unpacked once per call into a scratch (the unpacking is paid once per row, not once
 // per token).
 
@@ -155,7 +156,7 @@ func batchedScratchCount(chunkRows: Int, k: Int) -> Int { chunkRows * max(k, 1) 
 
 /// Y (T × R) = X (T × K) · Wᵀ (+ bias), or added to Y. From `batchedGemmMinTokens` tokens on
 /// by LinearAlgebra's packed GEMM (the kernel the prune and eval paths run, `gemmTransposed`);
-/// fewer tokens take `tiledProduct`. F32 rows are read in place; other types are unpacked
+/// fewer tokens take `tiledProduct`. Types without a layout of the runtime's own are unpacked
 /// `chunkRows` rows at a time into `scratch` (`batchedScratchCount` floats; allocated here
 /// when nil), 16 rows a task, then multiplied: the unpacking is paid once per row and call,
 /// not once per token. F32 panels are B's packed panels already; interleaved Q4_0 and Q8_0

@@ -36,10 +36,13 @@ public final class QuantizedMatrix: @unchecked Sendable {
   /// The types the runtime computes on directly (the dot kernels of QuantizedDot.swift).
   public static let computableTypes: Set<GGMLType> = [.f32, .f16, .bf16, .q8_0, .q4_0, .q4_1, .q5_0, .q4_K, .q6_K]
 
-  /// Copies `bytes`, the `rows · columns` elements of a matrix stored as `type`.
+  /// Copies `bytes`, the `rows · columns` elements of a matrix stored as `type`. Without
+  /// `keepingRows`, a type with a layout of the runtime's own (Q4_0, Q8_0, F32) keeps only that
+  /// copy, and `row(_:)` must not be used: for weights only the runtime reads (an F32 matrix
+  /// widened on load would otherwise be held twice).
   /// - Precondition: `type` is computable, `columns` a multiple of its block size, and
   ///   `bytes.count == rows · columns / blockSize · blockByteCount`.
-  public init(type: GGMLType, rows: Int, columns: Int, bytes: UnsafeRawBufferPointer) {
+  public init(type: GGMLType, rows: Int, columns: Int, bytes: UnsafeRawBufferPointer, keepingRows: Bool = true) {
     precondition(Self.computableTypes.contains(type), "no kernel computes on \(type.name)")
     precondition(rows >= 0 && columns >= 0 && columns % type.blockSize == 0,
                  "\(rows)×\(columns) is not whole \(type.name) blocks per row")
@@ -48,12 +51,17 @@ public final class QuantizedMatrix: @unchecked Sendable {
     self.columns = columns
     rowByteCount = columns / type.blockSize * type.blockByteCount
     precondition(bytes.count == rows * rowByteCount, "\(bytes.count) bytes for a \(rows)×\(columns) \(type.name) matrix")
+    ownsBytes = true
+    owner = nil
+    if !keepingRows, Self.layout(type, rows: rows, columns: columns) != nil, let source = bytes.baseAddress {
+      interleaved = Self.interleave(type, source, rows: rows, columns: columns)
+      base = UnsafeRawPointer(UnsafeMutableRawPointer.allocate(byteCount: 1, alignment: 64))  // no rows kept
+      return
+    }
     let copy = UnsafeMutableRawPointer.allocate(byteCount: max(rows * rowByteCount, 1), alignment: 64)
     if let source = bytes.baseAddress, bytes.count > 0 { copy.copyMemory(from: source, byteCount: bytes.count) }
     base = UnsafeRawPointer(copy)
     interleaved = Self.interleave(type, base, rows: rows, columns: columns)
-    ownsBytes = true
-    owner = nil
   }
 
   /// The runtime's own layout of a type's rows, where it has one: rows per unit (an
@@ -144,7 +152,8 @@ public final class QuantizedMatrix: @unchecked Sendable {
   /// again, rounded up to whole groups of 16 rows or panels of 32).
   public var byteCount: Int { rows * rowByteCount }
 
-  /// Pointer to the first block of row `r` in the stored (row-major) layout.
+  /// Pointer to the first block of row `r` in the stored (row-major) layout (not for a matrix
+  /// made without `keepingRows`).
   @inline(__always)
   func row(_ r: Int) -> UnsafeRawPointer { base + r * rowByteCount }
 

@@ -142,7 +142,7 @@ public final class QuantizedModel: @unchecked Sendable {
                             borrowing: base + file.dataOffset + t.offset, owner: mapping)
       } else {
         let values = try file.floats(t)
-        m = values.withUnsafeBytes { QuantizedMatrix(type: .f32, rows: rows, columns: columns, bytes: $0) }
+        m = values.withUnsafeBytes { QuantizedMatrix(type: .f32, rows: rows, columns: columns, bytes: $0, keepingRows: false) }
       }
       if !allowNonFinite, let (row, column, value) = m.firstNonFinite() {
         throw ModelFileError.nonFiniteWeight(tensor: name, index: row * columns + column, value: "\(value)")
