@@ -129,8 +129,9 @@ public func accumulateCross(_ x: Matrix, _ y: Matrix, into c: inout Matrix) {
 /// both are packed without a scalar gather), C is M×N. Shaped for a prompt (M ≈ 100s of
 /// tokens, a few hundred calls a prompt): A and B are each packed once, N is cut into narrow
 /// tiles so a narrow W still gives every core work, and the call is one round of the spinning
-/// pool (`spinningParallelFor`); Kernels/Gemm.swift, `gemmPacked`. The sum over K runs in the
-/// same order as `gemm`'s packed path, so results never depend on the thread count.
+/// pool (`spinningParallelFor`); Kernels/Gemm.swift, `gemmPacked`. The sum over K runs in a
+/// fixed order (K blocks of up to 576, where `gemm`'s are of up to 384: the same bits as
+/// `gemm` for K ≤ 384), so results never depend on the thread count.
 /// - Precondition: the pointers cover the elements the strides address.
 /// - Complexity: 2·M·N·K flops.
 public func gemmTransposed(m: Int, n: Int, k: Int, a: UnsafePointer<Float>, lda: Int,

@@ -24,6 +24,11 @@ struct StridedOperand {
 
 /// Largest K block: a 12×384 A panel (18 KB) sits in L1 beside two B rows per k step.
 let gemmKCMax = 384
+
+/// Largest K block of a prompt-shaped product (the runtime's prefill, M ≈ 100s of tokens): one
+/// block for a 576-wide model's products, so C is written once. Measured on the Xeon of session
+/// 13 against 384, four alternating pairs each: dense F32 prefill +2–5%, Q4_0 +2%.
+let gemmPromptKCMax = 576
 /// Columns of C per task (multiple of NR): its packed B block (384 × 256 floats) fits in L2.
 let gemmNT = 8 * gemmNR
 
@@ -65,7 +70,9 @@ let gemmSerialBelow = 1 << 20
 ///   tasks for every core), and the tiles run in one round of the spinning pool
 ///   (SpinPool.swift), whose workers are awake between rounds (docs/RUNTIME.md, "Prefill on
 ///   the packed GEMM").
-/// All give the same arithmetic per element (same kernel, same K blocks). (Reading A in
+/// All give the same arithmetic per element (same kernel, same K blocks), except that a
+/// prompt-shaped call takes K blocks of up to `gemmPromptKCMax`, not `gemmKCMax`: for K between
+/// the two its sums over K split differently (same function, other rounding). (Reading A in
 /// place with 12 row pointers was tried: Swift/LLVM then spills accumulators; 2× slower.)
 ///
 /// - Parameters:
@@ -91,7 +98,8 @@ func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
     return
   }
   let mr = gemmMR, nr = gemmNR
-  let kBlocks = (k + gemmKCMax - 1) / gemmKCMax
+  let kcLimit = promptShaped ? gemmPromptKCMax : gemmKCMax
+  let kBlocks = (k + kcLimit - 1) / kcLimit
   let kcMax = (k + kBlocks - 1) / kBlocks
   let mPanels = (m + mr - 1) / mr
   // A prompt-shaped call cuts N finer (tiles of 2 B panels) instead of cutting M: every B
