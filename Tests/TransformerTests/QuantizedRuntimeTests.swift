@@ -198,13 +198,13 @@ struct QuantizedKernelTests {
     #expect(panelsOnly.dequantized().storage == values)
   }
 
-  @Test("the parallel GEMV plan and the batched product (tiles below 16 tokens, the GEMM from 16) equal the one-thread rows bit for bit / within rounding",
-        arguments: computableTypes, [6, 20])
+  @Test("the parallel GEMV plan and the batched product (tiles for a few tokens, else the GEMM) equal the one-thread rows bit for bit / within rounding",
+        arguments: computableTypes, [1, 6, 20])
   func parallelPathsMatch(type: GGMLType, tokens: Int) {
     var rng = SplitMix64(seed: 5)
     let k = type.blockSize == 1 ? 53 : type.blockSize, rows = 301  // 4×4 tiles and leftovers; F32 K with a tail
-    #expect((tokens >= batchedGemmMinTokens) == (tokens == 20), "the two token counts must take the two paths")
     let m = QuantizedMatrix.quantizing(Matrix.random(rows: rows, columns: k, scale: 1, using: &rng), as: type)
+    #expect(batchedUsesTiles(m, tokens: 1) && !batchedUsesTiles(m, tokens: 20), "the token counts must take both paths")
     let bias = FloatBuffer((0..<rows).map { _ in rng.nextFloat(in: -1...1) })
     let xs = (0..<(tokens * k)).map { _ in rng.nextFloat(in: -1...1) }
     let y = FloatBuffer(count: rows), yBatch = FloatBuffer(count: tokens * rows)

@@ -121,8 +121,9 @@ func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
   nonisolated(unsafe) let opB = b
   nonisolated(unsafe) let out = c
   nonisolated(unsafe) let biasPointer = bias
+  let packsB = prepacked == nil && panelSource == nil  // else B's panels come ready
   let makeScratch: @Sendable () -> GemmScratch = {
-    GemmScratch(packedB: allocateFloats(kcMax * tileColumns), aPanel: allocateFloats(mr * kcMax),
+    GemmScratch(packedB: allocateFloats(packsB ? kcMax * tileColumns : 1), aPanel: allocateFloats(mr * kcMax),
                 edge: allocateFloats(mr * nr))
   }
   let releaseScratch: @Sendable (GemmScratch) -> Void = { scratch in
@@ -146,7 +147,7 @@ func gemmPacked(m: Int, n: Int, k: Int, a: StridedOperand, b: StridedOperand,
     // Pack B[k0..<k0+kc, j0..<j0+jn] → panel q at packedB + q·NR·kc, (p, j) at [p·NR + j].
     // B is read as K×N; view it as N×K (swap strides) so packPanel walks output columns.
     let bPanels = (jn + nr - 1) / nr
-    if prepackedB == nil && tilePanels == nil {
+    if packsB {
       let bT = StridedOperand(base: opB.base, rowStride: opB.columnStride, columnStride: opB.rowStride)
       for q in 0..<bPanels {
         packPanel(bT, rows: j0 + q * nr, rowCount: min(nr, jn - q * nr), width: nr, k0: k0, kc: kc,

@@ -415,29 +415,25 @@ extension QuantizedMatrix {
     return withRowDot(type) { $0(row(r), x, k) }
   }
 
-  /// y = W·x (+ bias), one thread: the reference for the parallel paths.
+  /// y = W·x (+ bias), one thread, as one `GemvPiece` over all rows: the reference the
+  /// parallel plan's pieces must equal bit for bit.
   public func multiply(_ x: [Float], bias: [Float]? = nil) -> [Float] {
     precondition(x.count == columns, "\(x.count) inputs for \(columns) columns")
     precondition(bias == nil || bias!.count == rows, "bias length")
-    var y = [Float](repeating: 0, count: rows)
-    x.withUnsafeBufferPointer { xp in
-      if let interleaved, type == .f32 {
-        F32Panels.product(interleaved.assumingMemoryBound(to: Float.self), rows: rows, columns: columns, xp.baseAddress!,
-                          panels: 0..<F32Panels.panelCount(rows: rows)) { r, v in y[r] = v + (bias?[r] ?? 0) }
-      } else if let interleaved, type == .q8_0 {
-        InterleavedQ8_0.product(interleaved, rows: rows, blocks: columns / 32, xp.baseAddress!,
-                                groups: 0..<InterleavedQ4_0.groupCount(rows: rows)) { r, v in y[r] = v + (bias?[r] ?? 0) }
-      } else if let interleaved {
-        var prepared = [Float](repeating: 0, count: InterleavedQ4_0.preparedCount(columns: columns))
-        prepared.withUnsafeMutableBufferPointer { InterleavedQ4_0.prepare(xp.baseAddress!, columns: columns, into: $0.baseAddress!) }
-        InterleavedQ4_0.product(interleaved, rows: rows, blocks: columns / 32, prepared: prepared,
-                                groups: 0..<InterleavedQ4_0.groupCount(rows: rows), shift: 4) { r, v in y[r] = v + (bias?[r] ?? 0) }
-      } else {
-        productRows(type, row(0), rowByteCount: rowByteCount, rows: rows, columns: columns, xp.baseAddress!,
-                    start: 0, end: rows) { r, v in y[r] = v + (bias?[r] ?? 0) }
+    let y = FloatBuffer(count: rows), b = bias.map { FloatBuffer($0) }
+    var input = x
+    if needsPreparedInput {
+      input = [Float](repeating: 0, count: InterleavedQ4_0.preparedCount(columns: columns))
+      x.withUnsafeBufferPointer { xp in
+        input.withUnsafeMutableBufferPointer { InterleavedQ4_0.prepare(xp.baseAddress!, columns: columns, into: $0.baseAddress!) }
       }
     }
-    return y
+    input.withUnsafeBufferPointer { xp in
+      GemvPiece(type: type, weights: row(0), interleaved: interleaved, rowByteCount: rowByteCount, columns: columns,
+                rows: rows, start: 0, end: rows, x: xp.baseAddress!, y: y.pointer,
+                bias: b.map { UnsafePointer($0.pointer) }, accumulate: false).run()
+    }
+    return withExtendedLifetime(b) { y.array }
   }
 }
 

@@ -113,7 +113,7 @@ struct GemvPlan: @unchecked Sendable {
       owners.append(m)
       if let b = job.bias { owners.append(b) }
       var x = job.x
-      if m.interleaved != nil && m.type == .q4_0 {
+      if m.needsPreparedInput {
         if let shared = preparations.first(where: { $0.source == job.x && $0.columns == m.columns }) {
           x = UnsafePointer(shared.prepared.pointer)
         } else {
@@ -147,16 +147,28 @@ struct GemvPlan: @unchecked Sendable {
 /// its scratch holds this many rows of K floats.
 let batchedChunkRows = 1024
 
-/// From this many tokens on, `batchedProduct` runs the packed GEMM; below, `tiledProduct`
-/// (measured crossing: 12–16 tokens, dense Q4_0, 2 threads; RESULTS.md, session 12).
+/// From this many tokens on, `batchedProduct` runs the packed GEMM on types read as stored;
+/// below, `tiledProduct` (the GEMM would unpack all of W into a scratch first; measured
+/// crossing 12–16 tokens, dense Q4_0 before it had its own layout, RESULTS.md, session 12).
 let batchedGemmMinTokens = 16
+
+/// The same for weights in the runtime's own layouts (F32 panels, interleaved Q4_0 / Q8_0),
+/// which the GEMM reads in place or unpacks a tile at a time: from 2 tokens the GEMM is
+/// faster (RESULTS.md, session 13: a 5-token prompt 2.2× on F32, 1.35–1.6× on Q4_0 / Q8_0);
+/// one token keeps the tiles (1.4× faster there on Q4_0 / Q8_0).
+let batchedGemmMinTokensOwnLayout = 2
+
+/// Whether `batchedProduct` takes `tiledProduct` for T tokens of W.
+func batchedUsesTiles(_ w: QuantizedMatrix, tokens: Int) -> Bool {
+  tokens < (w.interleaved != nil ? batchedGemmMinTokensOwnLayout : batchedGemmMinTokens)
+}
 
 /// Floats of `batchedProduct`'s scratch for chunks of `chunkRows` rows of K columns.
 func batchedScratchCount(chunkRows: Int, k: Int) -> Int { chunkRows * max(k, 1) }
 
-/// Y (T × R) = X (T × K) · Wᵀ (+ bias), or added to Y. From `batchedGemmMinTokens` tokens on
-/// by LinearAlgebra's packed GEMM (the kernel the prune and eval paths run, `gemmTransposed`);
-/// fewer tokens take `tiledProduct`. Types without a layout of the runtime's own are unpacked
+/// Y (T × R) = X (T × K) · Wᵀ (+ bias), or added to Y. By LinearAlgebra's packed GEMM (the
+/// kernel the prune and eval paths run, `gemmTransposed`), or for a few tokens by
+/// `tiledProduct` (`batchedUsesTiles`). Types without a layout of the runtime's own are unpacked
 /// `chunkRows` rows at a time into `scratch` (`batchedScratchCount` floats; allocated here
 /// when nil), 16 rows a task, then multiplied: the unpacking is paid once per row and call,
 /// not once per token. F32 panels are B's packed panels already; interleaved Q4_0 and Q8_0
@@ -170,7 +182,7 @@ func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
   precondition(chunkRows > 0 && chunkRows % panel == 0 && panel % group == 0)
   let rows = w.rows, k = w.columns
   if rows == 0 || tokens == 0 { return }
-  if tokens < batchedGemmMinTokens {
+  if batchedUsesTiles(w, tokens: tokens) {
     tiledProduct(w, x: x, tokens: tokens, y: y, bias: bias, accumulate: accumulate)
     return
   }
@@ -214,9 +226,9 @@ func batchedProduct(_ w: QuantizedMatrix, x: UnsafePointer<Float>, tokens: Int,
   }
 }
 
-/// `batchedProduct` for a few tokens (T < `batchedGemmMinTokens`): rows of W in parallel
-/// pieces of 16; each row is dequantised once into a per-task buffer that stays in L1 (F32
-/// rows are read in place), then tiles of 4 rows × 4 tokens run `dotTile` (16 accumulators:
+/// `batchedProduct` for a few tokens (`batchedUsesTiles`): rows of W in parallel pieces of 16;
+/// each row is dequantised once into a per-task buffer that stays in L1 (F32 rows without
+/// panels are read in place), then tiles of 4 rows × 4 tokens run `dotTile` (16 accumulators:
 /// every weight and input load feeds four FMAs); leftover rows and tokens use `dotF32`. With
 /// so few tokens the products are bound by reading W, and unpacking all of it into a scratch
 /// for the GEMM costs more than it saves.

@@ -177,6 +177,9 @@ public final class QuantizedMatrix: @unchecked Sendable {
     if interleaved != nil { dequantizeRow(r, into: out) } else { dequantizeRowVectorised(type, row(r), columns, into: out) }
   }
 
+  /// Whether products read their input as `InterleavedQ4_0.prepare` leaves it (interleaved Q4_0).
+  var needsPreparedInput: Bool { type == .q4_0 && interleaved != nil }
+
   /// Interleaved Q4_0 / Q8_0 rows only: the rows of `groups` (of 16) as floats, k-major, row
   /// 16(g − first) + l and column κ at `out[κ·stride + 16(g − first) + l]`.
   func unpackInterleavedColumns(groups: Range<Int>, into out: UnsafeMutablePointer<Float>, stride: Int) {
