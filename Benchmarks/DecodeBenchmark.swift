@@ -52,6 +52,7 @@ enum DecodeBenchmark {
     let repetitions = Int(value(args, "--repetitions") ?? "3") ?? 3
     let models = value(args, "--models")?.split(separator: ",").map(String.init) ?? modelNames
     let types = value(args, "--types")?.split(separator: ",").map(String.init) ?? typeNames
+    let found = try files(dir: dir, models: models, types: types)
     let llamaBench = env["LLAMA_BENCH"].flatMap { FileManager.default.isExecutableFile(atPath: $0) ? $0 : nil }
     if llamaBench == nil {
       FileHandle.standardError.write(Data(("note: $LLAMA_BENCH does not name an executable llama-bench: no llama.cpp "
@@ -61,7 +62,7 @@ enum DecodeBenchmark {
     let me = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
     let executable = FileManager.default.isExecutableFile(atPath: me) ? me : CommandLine.arguments[0]
     var rows: [Row] = []
-    for (model, type, path) in try files(dir: dir, models: models, types: types) {
+    for (model, type, path) in found {
       // Validation and timing each in a child: this process stays small, and a child's peak
       // RSS (which Linux starts from the parent's at spawn) is then its own.
       let (_, _, checked) = try PruneBenchmark.measure(executable, ["decode", "--validate", path])
@@ -104,22 +105,16 @@ enum DecodeBenchmark {
   }
 
   /// D/{model}-{type}.gguf for every type and model, types outer; absent files are skipped
-  /// with a line on stderr, and none at all is an error.
+  /// with a line on stderr, and none at all is one error (no skip lines before it).
   static func files(dir: String, models: [String], types: [String]) throws -> [(model: String, type: String, path: String)] {
-    var found: [(model: String, type: String, path: String)] = []
-    for type in types {
-      for model in models {
-        let path = "\(dir)/\(model)-\(type).gguf"
-        guard FileManager.default.fileExists(atPath: path) else {
-          FileHandle.standardError.write(Data("skipped: \(path) does not exist\n".utf8))
-          continue
-        }
-        found.append((model, type, path))
-      }
-    }
+    let all = types.flatMap { type in models.map { (model: $0, type: type, path: "\(dir)/\($0)-\(type).gguf") } }
+    let found = all.filter { FileManager.default.fileExists(atPath: $0.path) }
     guard !found.isEmpty else {
       throw Failure(description: "no {\(models.joined(separator: ","))}-{\(types.joined(separator: ","))}.gguf files in \(dir) "
                     + "(--dir D or $PARE_DECODE_MODELS names the folder)")
+    }
+    for missing in all where !FileManager.default.fileExists(atPath: missing.path) {
+      FileHandle.standardError.write(Data("skipped: \(missing.path) does not exist\n".utf8))
     }
     return found
   }
